@@ -1,0 +1,127 @@
+"""Configuration: JSON-schema validation plus the checks a schema cannot express.
+
+`check_config` raises ConfigError with one message naming every problem, so a bad
+config stops the workflow before any job runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from n2n import registry
+
+SCHEMA_FILE = "schemas/config.schema.yaml"
+GRIDS = (("tables", "table1"), ("tables", "table2"), ("tables", "table3"),
+         ("figures", "skip_comparison"), ("figures", "convergence"))
+
+
+class ConfigError(ValueError):
+    """The configuration is malformed; the message names every problem found."""
+
+
+def schema_path() -> Path:
+    return Path(str(resources.files("n2n").joinpath(SCHEMA_FILE)))
+
+
+def load_schema() -> dict[str, Any]:
+    return yaml.safe_load(schema_path().read_text())
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    try:
+        config = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    check_config(config)
+    return config
+
+
+def check_config(config: Any) -> None:
+    """Validate `config` against the schema and the registries; raise ConfigError on any problem."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(load_schema())
+    problems = [
+        f"{'/'.join(map(str, err.absolute_path)) or '<top>'}: {err.message}"
+        for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    ]
+    if not problems:
+        problems = _semantic_problems(config)
+    if problems:
+        raise ConfigError("invalid n2n config:\n  - " + "\n  - ".join(problems))
+
+
+def _semantic_problems(config: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    for section, name in GRIDS:
+        grid = config[section][name]
+        where = f"{section}/{name}"
+        for model in grid["models"]:
+            if model not in registry.MODELS:
+                problems.append(f"{where}: unknown model {model!r} (known: {', '.join(registry.MODELS)})")
+        for dataset in grid["datasets"]:
+            if dataset not in registry.DATASETS:
+                problems.append(f"{where}: unknown dataset {dataset!r} (known: {', '.join(registry.DATASETS)})")
+        for method in grid["methods"]:
+            try:
+                registry.split_method(method)
+            except registry.UnknownNameError as err:
+                problems.append(f"{where}: {err} (known: {', '.join(registry.all_methods())})")
+    for dataset in config.get("dataset_training", {}):
+        if dataset not in registry.DATASETS:
+            problems.append(f"dataset_training: unknown dataset {dataset!r}")
+    conn = config["connectivity"]
+    if conn["t_min"] >= conn["t_max"]:
+        problems.append("connectivity: t_min must be below t_max")
+    if not problems and needs_data_root(config):
+        root = Path(config["data_root"])
+        if root.exists() and not root.is_dir():
+            problems.append(f"data_root: {root} exists but is not a folder")
+    return problems
+
+
+def needs_data_root(config: dict[str, Any]) -> bool:
+    return any(registry.DATASETS[d] for s, n in GRIDS for d in config[s][n]["datasets"])
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (model, dataset, method, density, seed) of the experiment grid."""
+
+    model: str
+    dataset: str
+    method: str
+    density: str  # canonical spelling, as in paths
+    seed: int
+
+    def path(self, results_dir: str) -> str:
+        return f"{results_dir}/{self.model}/{self.dataset}/{self.method}/{self.density}/seed{self.seed}"
+
+
+def grid_cells(config: dict[str, Any], section: str, name: str) -> list[Cell]:
+    """The cells of one table or figure; `dense` appears once, at density 1.0."""
+    grid = config[section][name]
+    seeds = grid.get("seeds", config["seeds"])
+    cells: dict[Cell, None] = {}
+    for model, dataset, method, density, seed in itertools.product(
+        grid["models"], grid["datasets"], grid["methods"], grid["densities"], seeds
+    ):
+        d = 1.0 if method == "dense" else float(density)
+        cells[Cell(model, dataset, method, registry.format_density(d), int(seed))] = None
+    return list(cells)
+
+
+def training_recipe(config: dict[str, Any], dataset: str) -> dict[str, Any]:
+    """The training recipe for a data set: `training` with `dataset_training[dataset]` on top."""
+    recipe = dict(config["training"])
+    recipe.update(config.get("dataset_training", {}).get(dataset, {}))
+    recipe.setdefault("num_workers", 4)
+    return recipe

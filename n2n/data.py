@@ -1,0 +1,228 @@
+"""Data sets: the bundled demo digits, CIFAR-10/100 (torchvision's on-disk format) and ImageNet.
+
+Small data sets live in memory as uint8 tensors (on the training device when there is one)
+and are augmented a whole batch at a time: random crop with zero padding and horizontal flip,
+the paper's augmentation, with no per-sample Python. ImageNet is read from an ImageFolder tree
+with torchvision's DataLoader.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from n2n.registry import CIFAR_FOLDERS, data_files
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    channels: int
+    classes: int
+    image_size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    crop_padding: int
+    hflip: bool
+
+
+DATASET_INFO: dict[str, DatasetInfo] = {
+    "cifar10": DatasetInfo("cifar10", 3, 10, 32, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 4, True),
+    "cifar100": DatasetInfo("cifar100", 3, 100, 32, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), 4, True),
+    "imagenet": DatasetInfo("imagenet", 3, 1000, 224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 0, True),
+    # scikit-learn's 8x8 handwritten digits, upsampled to 16x16; flips would confuse digits
+    "digits": DatasetInfo("digits", 1, 10, 16, (0.2,), (0.3,), 2, False),
+}
+
+
+
+class MissingDataError(FileNotFoundError):
+    """A data set is not where the config says it is."""
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    if name not in DATASET_INFO:
+        raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(DATASET_INFO)}")
+    return DATASET_INFO[name]
+
+
+def check_data(name: str, data_root: str) -> None:
+    folder = Path(data_root) / (CIFAR_FOLDERS.get(name) or "imagenet")
+    needed = [folder / "data_batch_1", folder / "test_batch"] if name == "cifar10" else (
+        [folder / "train", folder / "test"] if name == "cifar100" else [folder / "train", folder / "val"])
+    missing = [str(f) for f in needed if not f.exists()] if data_files(name, data_root) else []
+    if missing:
+        hint = ("run `snakemake download_data` where there is network, or point data_root at a copy"
+                if name.startswith("cifar") else "place the ImageFolder tree (train/, val/) there by hand")
+        raise MissingDataError(f"{name} not found under data_root={data_root!r}: missing {missing[0]}; {hint}")
+
+
+class ResidentData:
+    """A whole data set as uint8 tensors; batches are drawn and augmented on its device."""
+
+    def __init__(self, info: DatasetInfo, train_x: np.ndarray, train_y: np.ndarray,
+                 test_x: np.ndarray, test_y: np.ndarray) -> None:
+        self.info = info
+        self.train_x = torch.from_numpy(np.ascontiguousarray(train_x))
+        self.train_y = torch.from_numpy(np.asarray(train_y, dtype=np.int64))
+        self.test_x = torch.from_numpy(np.ascontiguousarray(test_x))
+        self.test_y = torch.from_numpy(np.asarray(test_y, dtype=np.int64))
+        self.device = torch.device("cpu")
+        self._mean = torch.tensor(info.mean).view(1, -1, 1, 1) * 255
+        self._std = torch.tensor(info.std).view(1, -1, 1, 1) * 255
+
+    def to(self, device: torch.device | str) -> ResidentData:
+        self.device = torch.device(device)
+        for name in ("train_x", "train_y", "test_x", "test_y", "_mean", "_std"):
+            setattr(self, name, getattr(self, name).to(self.device))
+        return self
+
+    @property
+    def train_size(self) -> int:
+        return len(self.train_y)
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.float() - self._mean) / self._std
+
+    def train_batches(self, batch_size: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One epoch: a permutation, then each batch cropped and flipped. `generator` lives on the CPU."""
+        order = torch.randperm(self.train_size, generator=generator).to(self.device)
+        for start in range(0, self.train_size, batch_size):
+            idx = order[start:start + batch_size]
+            x = augment(self.train_x[idx], self.info.crop_padding, self.info.hflip, generator)
+            yield self.normalise(x), self.train_y[idx]
+
+    def test_batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for start in range(0, len(self.test_y), batch_size):
+            yield self.normalise(self.test_x[start:start + batch_size]), self.test_y[start:start + batch_size]
+
+    def first_batch(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first `batch_size` training images, unaugmented (for data-dependent pruners)."""
+        return self.normalise(self.train_x[:batch_size]), self.train_y[:batch_size]
+
+
+def augment(x: torch.Tensor, pad: int, hflip: bool, generator: torch.Generator) -> torch.Tensor:
+    """Random crop after zero padding by `pad`, and random horizontal flip, for a whole batch.
+
+    Random numbers come from a CPU generator (reproducible across devices) and move to x's device.
+    """
+    n, _, h, w = x.shape
+    if pad > 0:
+        shifts = torch.randint(0, 2 * pad + 1, (2, n), generator=generator).to(x.device)
+        padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+        rows = (shifts[0][:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+        cols = (shifts[1][:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+        batch = torch.arange(n, device=x.device)[:, None, None, None]
+        chans = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+        x = padded[batch, chans, rows, cols]
+    if hflip:
+        flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
+        x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    return x
+
+
+def load_digits_data() -> ResidentData:
+    """scikit-learn's handwritten digits (1,797 real 8x8 images, bundled): 80/20 split, 16x16 uint8."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = torch.from_numpy(digits.images.astype(np.float32))[:, None] / 16.0
+    images = torch.nn.functional.interpolate(images, size=(16, 16), mode="bilinear", align_corners=False)
+    x = (images.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    y = digits.target.astype(np.int64)
+    test = np.zeros(len(y), dtype=bool)
+    rng = np.random.default_rng(0)
+    for c in range(10):  # stratified, fixed split
+        idx = np.flatnonzero(y == c)
+        test[rng.choice(idx, size=len(idx) // 5, replace=False)] = True
+    return ResidentData(DATASET_INFO["digits"], x[~test], y[~test], x[test], y[test])
+
+
+def _unpickle(path: Path) -> dict:
+    with open(path, "rb") as fh:
+        return pickle.load(fh, encoding="latin1")
+
+
+def load_cifar(name: str, data_root: str) -> ResidentData:
+    check_data(name, data_root)
+    folder = Path(data_root) / CIFAR_FOLDERS[name]
+    if name == "cifar10":
+        train = [_unpickle(folder / f"data_batch_{i}") for i in range(1, 6)]
+        test = _unpickle(folder / "test_batch")
+        key = "labels"
+    else:
+        train = [_unpickle(folder / "train")]
+        test = _unpickle(folder / "test")
+        key = "fine_labels"
+    train_x = np.concatenate([b["data"] for b in train]).reshape(-1, 3, 32, 32)
+    train_y = np.concatenate([b[key] for b in train])
+    test_x = np.asarray(test["data"]).reshape(-1, 3, 32, 32)
+    return ResidentData(DATASET_INFO[name], train_x, train_y, test_x, np.asarray(test[key]))
+
+
+class ImageFolderData:
+    """ImageNet from an ImageFolder tree, through torchvision's DataLoader with pinned memory."""
+
+    def __init__(self, data_root: str, num_workers: int) -> None:
+        check_data("imagenet", data_root)
+        from torchvision import datasets, transforms
+
+        info = DATASET_INFO["imagenet"]
+        self.info = info
+        normalise = transforms.Normalize(info.mean, info.std)
+        root = Path(data_root) / "imagenet"
+        self.train_set = datasets.ImageFolder(str(root / "train"), transforms.Compose([
+            transforms.RandomResizedCrop(224), transforms.RandomHorizontalFlip(), transforms.ToTensor(), normalise]))
+        self.test_set = datasets.ImageFolder(str(root / "val"), transforms.Compose([
+            transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(), normalise]))
+        self.num_workers = num_workers
+        self.device = torch.device("cpu")
+
+    def to(self, device: torch.device | str) -> ImageFolderData:
+        self.device = torch.device(device)
+        return self
+
+    @property
+    def train_size(self) -> int:
+        return len(self.train_set)
+
+    def _loader(self, dataset, batch_size: int, generator: torch.Generator | None):
+        return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=generator is not None,
+                                           generator=generator, num_workers=self.num_workers,
+                                           pin_memory=self.device.type == "cuda", drop_last=False)
+
+    def train_batches(self, batch_size: int, generator: torch.Generator):
+        for x, y in self._loader(self.train_set, batch_size, generator):
+            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+    def test_batches(self, batch_size: int):
+        for x, y in self._loader(self.test_set, batch_size, None):
+            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+    def first_batch(self, batch_size: int):
+        return next(iter(self._loader(self.train_set, batch_size, torch.Generator().manual_seed(0))))
+
+
+def load_dataset(name: str, data_root: str, num_workers: int = 4):
+    """The data set `name`, on the CPU; call `.to(device)` to move it."""
+    if name == "digits":
+        return load_digits_data()
+    if name in CIFAR_FOLDERS:
+        return load_cifar(name, data_root)
+    if name == "imagenet":
+        return ImageFolderData(data_root, num_workers)
+    raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(DATASET_INFO)}")
+
+
+def download_cifar(name: str, data_root: str) -> None:
+    """Fetch CIFAR-10/100 into data_root in torchvision's layout (needs network and torchvision)."""
+    from torchvision import datasets
+
+    cls = {"cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100}[name]
+    cls(data_root, train=True, download=True)
+    cls(data_root, train=False, download=True)

@@ -1,0 +1,51 @@
+"""The evaluate stage: test accuracy of the trained network and its measured density."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+
+from n2n.masks import is_skip, prunable_parameters, reference_count
+
+log = logging.getLogger(__name__)
+
+
+def density_report(model: torch.nn.Module, masks: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """Nonzero prunable weights (skips included) against the dense reference; pruned weights must be zero."""
+    params = prunable_parameters(model)
+    nonzero = {n: int(torch.count_nonzero(p)) for n, p in params.items()}
+    leaked = sum(int(torch.count_nonzero(params[n].detach().cpu()[~m])) for n, m in masks.items())
+    if leaked:
+        raise RuntimeError(f"{leaked} pruned weights are nonzero after training: the masks were not enforced")
+    dense = reference_count(model)
+    total = sum(nonzero.values())
+    return {"params_nonzero": total, "params_dense": dense, "density": total / dense,
+            "skip_params_nonzero": sum(v for n, v in nonzero.items() if is_skip(n)),
+            "mask_kept": int(sum(int(m.sum()) for m in masks.values()))}
+
+
+def run_evaluate(model_path: str, mask_path: str, out_path: str, dataset: str, data_root: str,
+                 batch_size: int, device: str = "auto", threads: int = 1) -> dict[str, Any]:
+    from n2n.data import load_dataset
+    from n2n.io import write_json
+    from n2n.masks import load_masks
+    from n2n.training import evaluate, load_model, resolve_device
+
+    torch.set_num_threads(threads)
+    dev = resolve_device(device)
+    model, meta = load_model(model_path, dev)
+    masks, _ = load_masks(mask_path)
+    data = load_dataset(dataset, data_root).to(dev)
+    test_loss, test_accuracy = evaluate(model, data, batch_size)
+    result = {
+        "model": model.arch.model, "dataset": dataset, "method": meta["method"], "seed": meta["seed"],
+        "target_density": meta["target_density"], "test_accuracy": test_accuracy, "test_loss": test_loss,
+        "epochs": meta["epochs"], "device": meta["device_name"], "seconds": meta["train_seconds"],
+        **density_report(model, masks),
+    }
+    log.info("test accuracy %.2f%%, density %.5f (target %s)", test_accuracy, result["density"],
+             result["target_density"])
+    write_json(out_path, result)
+    return result

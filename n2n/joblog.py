@@ -1,0 +1,28 @@
+"""Logging for one workflow job: everything the stage logs, and any traceback, goes to its log file."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def job_logging(path: str) -> Iterator[logging.Logger]:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield root
+    except BaseException as err:
+        root.exception("stage failed: %s", err)
+        print(f"error: {err} (log: {path})", file=sys.stderr)
+        raise
+    finally:
+        root.removeHandler(handler)
+        handler.close()

@@ -1,0 +1,123 @@
+"""Masks: one bool tensor per prunable weight, with exact density accounting.
+
+Prunable weights are every conv and linear weight (not biases, not BatchNorm). Densities are
+always counted against the dense reference: the sequential network without skip connections.
+On disk a mask file is an .npz of bit-packed masks plus JSON metadata, readable without torch.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from n2n.io import atomic_path
+
+SKIP_PREFIX = "skips."
+
+
+def is_skip(name: str) -> bool:
+    return name.startswith(SKIP_PREFIX)
+
+
+def prunable_parameters(model: nn.Module, skips: bool = True) -> dict[str, nn.Parameter]:
+    """Conv and linear weights by parameter name, in module order; `skips=False` leaves skip weights out."""
+    out: dict[str, nn.Parameter] = {}
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            pname = f"{name}.weight"
+            if skips or not is_skip(pname):
+                out[pname] = module.weight
+    return out
+
+
+def reference_count(model: nn.Module) -> int:
+    """Number of prunable weights of the dense reference (skip weights are not part of it)."""
+    return sum(p.numel() for p in prunable_parameters(model, skips=False).values())
+
+
+def allocate_counts(sizes: list[int], total: int) -> list[int]:
+    """Split `total` kept weights over layers in proportion to their sizes (largest remainder).
+
+    The counts sum to `total` exactly and never exceed a layer's size.
+    """
+    capacity = sum(sizes)
+    if not 0 <= total <= capacity:
+        raise ValueError(f"cannot keep {total} weights out of {capacity}")
+    if capacity == 0:
+        return [0 for _ in sizes]
+    exact = [total * s / capacity for s in sizes]
+    counts = [int(np.floor(e)) for e in exact]
+    order = sorted(range(len(sizes)), key=lambda i: (counts[i] - exact[i], i))
+    for i in order[: total - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
+def keep_top(scores: torch.Tensor, count: int) -> torch.Tensor:
+    """Bool mask of the `count` largest scores (exactly `count`, ties broken by position)."""
+    flat = scores.flatten()
+    mask = torch.zeros(flat.numel(), dtype=torch.bool)
+    if count > 0:
+        mask[torch.topk(flat.float(), count, sorted=False).indices] = True
+    return mask.view(scores.shape)
+
+
+def kept(masks: dict[str, torch.Tensor]) -> int:
+    return int(sum(int(m.sum()) for m in masks.values()))
+
+
+@torch.no_grad()
+def apply_masks_(model: nn.Module, masks: dict[str, torch.Tensor]) -> None:
+    """Zero the pruned weights in place: one fused multi-tensor multiply."""
+    params = prunable_parameters(model)
+    names = [n for n in masks if n in params]
+    if len(names) != len(masks):
+        missing = sorted(set(masks) - set(params))
+        raise KeyError(f"masks name weights the model does not have: {missing[:5]}")
+    torch._foreach_mul_([params[n].data for n in names], [masks[n] for n in names])
+
+
+def float_masks(masks: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """Masks in each weight's dtype and device, ready for `apply_masks_`."""
+    params = prunable_parameters(model)
+    return {n: m.to(device=params[n].device, dtype=params[n].dtype) for n, m in masks.items()}
+
+
+def count_nonzero(model: nn.Module) -> int:
+    return int(sum(int(torch.count_nonzero(p)) for p in prunable_parameters(model).values()))
+
+
+def save_masks(path: str | Path, masks: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    arrays: dict[str, np.ndarray] = {"__meta__": np.array(json.dumps(meta, sort_keys=True))}
+    shapes = {}
+    for i, (name, mask) in enumerate(masks.items()):
+        arrays[f"m{i}"] = np.packbits(mask.detach().cpu().numpy().astype(bool).ravel())
+        shapes[name] = list(mask.shape)
+    arrays["__names__"] = np.array(json.dumps(shapes))
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+
+def load_masks(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a mask file; raise ValueError naming the file if it is not one."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["__meta__"]))
+            shapes = json.loads(str(data["__names__"]))
+            masks = {}
+            for i, (name, shape) in enumerate(shapes.items()):
+                n = int(np.prod(shape))
+                bits = np.unpackbits(data[f"m{i}"], count=n).astype(bool)
+                masks[name] = torch.from_numpy(bits.reshape(shape))
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # a truncated or foreign file
+        raise ValueError(f"{path} is not a readable n2n mask file ({type(err).__name__}: {err}); "
+                         "delete it and rerun the prune stage") from None
+    return masks, meta

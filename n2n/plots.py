@@ -1,0 +1,89 @@
+"""The aggregate stage for figures (seaborn; PNG and PDF, written atomically)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from n2n.io import atomic_path  # noqa: E402
+from n2n.reference import load_reference  # noqa: E402
+
+
+def _save(fig: plt.Figure, png_path: str, pdf_path: str) -> None:
+    for path in (png_path, pdf_path):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+
+
+def convergence_figure(frame: pd.DataFrame) -> plt.Figure:
+    """Test accuracy per epoch, one line per method (mean and sd band over seeds)."""
+    frame = frame.assign(panel=frame["model"] + " " + frame["dataset"] + " d=" + frame["density"].astype(str))
+    grid = sns.relplot(data=frame, x="epoch", y="test_accuracy", hue="method", col="panel", kind="line",
+                       errorbar="sd", height=3.5, aspect=1.3, facet_kws={"sharey": False})
+    grid.set_axis_labels("epoch", "test accuracy (%)")
+    grid.set_titles("{col_name}")
+    return grid.figure
+
+
+def skip_comparison_figure(frame: pd.DataFrame) -> plt.Figure:
+    """Test error against density: N2NSkip vs ResSkip (paper's Figure 6), paper's points as crosses."""
+    frame = frame.assign(test_error=100 - frame["test_accuracy"], source="this run")
+    ref = load_reference("skip_comparison")
+    ref = ref[ref["model"].isin(frame["model"]) & ref["dataset"].isin(frame["dataset"])]
+    panels = sorted(frame["dataset"].unique())
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
+    for ax, dataset in zip(axes[0], panels):
+        sub = frame[frame["dataset"] == dataset]
+        sns.lineplot(data=sub, x="density", y="test_error", hue="method", style="method", markers=True,
+                     errorbar="sd", ax=ax)
+        paper = ref[ref["dataset"] == dataset]
+        if len(paper):
+            sns.scatterplot(data=paper, x="density", y="test_error", hue="method", marker="X", s=50,
+                            legend=False, ax=ax, alpha=0.6)
+        ax.set_xscale("log")
+        ax.set_title(f"{sub['model'].iloc[0]} {dataset} (x: paper)")
+        ax.set_xlabel("density")
+        ax.set_ylabel("test error (%)")
+    fig.tight_layout()
+    return fig
+
+
+def heat_signature_figure(frame: pd.DataFrame) -> plt.Figure:
+    """F(t) against t for each method, one panel per (model, density)."""
+    frame = frame[np.isfinite(frame["t"]) & (frame["F"] > 0)]
+    frame = frame.assign(panel=frame["model"] + " d=" + frame["density"].astype(str))
+    grid = sns.relplot(data=frame, x="t", y="F", hue="method", col="panel", col_wrap=4, kind="line",
+                       errorbar="sd", height=3, aspect=1.2)
+    grid.set(xscale="log", yscale="log")
+    grid.set_axis_labels("t", "F(t) = ||S_dense(t) - S(t)||")
+    grid.set_titles("{col_name}")
+    return grid.figure
+
+
+def _read_cells(inputs: list[str], keys: list[dict[str, Any]]) -> pd.DataFrame:
+    frames = []
+    for path, key in zip(inputs, keys):
+        if path.endswith(".json"):
+            with open(path) as fh:
+                frames.append(pd.DataFrame([{**json.load(fh), **key}]))
+        else:
+            frames.append(pd.read_parquet(path).assign(**key))
+    return pd.concat(frames, ignore_index=True)
+
+
+FIGURES = {"convergence": convergence_figure, "skip_comparison": skip_comparison_figure,
+           "heat_signature": heat_signature_figure}
+
+
+def run_figure(name: str, inputs: list[str], keys: list[dict[str, Any]], png_path: str, pdf_path: str) -> None:
+    sns.set_theme(style="whitegrid", context="paper")
+    _save(FIGURES[name](_read_cells(inputs, keys)), png_path, pdf_path)

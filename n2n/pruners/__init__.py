@@ -1,0 +1,73 @@
+"""Pruners and the prune stage.
+
+Each pruner is one class behind `n2n.pruners.base.Pruner`, registered by one line in
+`n2n.registry.PRUNERS`; `load_pruner(name)` imports it on demand.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+import torch
+
+from n2n import registry
+from n2n.pruners.base import Batch, Pruner
+
+
+def load_pruner(name: str) -> Pruner:
+    if name not in registry.PRUNERS:
+        raise registry.UnknownNameError(f"unknown pruner {name!r}: expected one of {', '.join(registry.PRUNERS)}")
+    module, cls = registry.PRUNERS[name].split(":")
+    return getattr(importlib.import_module(module), cls)()
+
+
+def prune(arch, method: str, density: float, seed: int, share: float,
+          batch_fn: Callable[[], Batch] | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Masks of the sequential weights for one cell, and the budget left for skips.
+
+    The network is the cell's sequential network at its initialisation for `seed` (the same
+    weights training starts from). For n2nskip-X, X keeps d * N - skip_budget weights.
+    """
+    from n2n.masks import prunable_parameters, reference_count
+    from n2n.models import build_model, init_fingerprint
+    from n2n.skips import skip_budget
+
+    _, base = registry.split_method(method)
+    registry.check_density(method, density)
+    pruner = load_pruner(base)
+    net = build_model(arch.sequential(), seed)
+    reference = reference_count(net)
+    total = int(round(density * reference))
+    budget = skip_budget(net, arch, density, share) if arch.skip_kind else 0
+    count = total - budget
+    if base == "dense" and count != reference:
+        raise ValueError("the dense method keeps every weight: its density is 1.0")
+    batch = batch_fn() if pruner.needs_data and batch_fn is not None else None
+    params = prunable_parameters(net)
+    generator = torch.Generator().manual_seed(seed)
+    masks = pruner.mask(pruner.score(net, params, batch, generator), count)
+    meta = {
+        "stage": "prune", "method": method, "pruner": base, "target_density": density, "seed": seed,
+        "reference_count": reference, "total_budget": total, "sequential_kept": count, "skip_budget": budget,
+        "skip_share": share, "init_fingerprint": init_fingerprint(net), "arch": arch.to_dict(),
+    }
+    return masks, meta
+
+
+def run_prune(out_path: str, model: str, dataset: str, method: str, density: float, seed: int,
+              width: float, skips: dict[str, Any], data_root: str, csp_batch_size: int, threads: int = 1) -> None:
+    """The prune stage: masks of the cell's sequential weights at its initialisation."""
+    from n2n.data import load_dataset
+    from n2n.masks import save_masks
+    from n2n.models import make_arch
+
+    torch.set_num_threads(threads)
+    registry.check_cell(model, dataset, method, density)
+    arch = make_arch(model, dataset, method, width, skips)
+
+    def batch_fn() -> Batch:
+        return load_dataset(dataset, data_root).first_batch(csp_batch_size)
+
+    masks, meta = prune(arch, method, float(density), seed, float(skips["share"]), batch_fn)
+    save_masks(out_path, masks, {**meta, "dataset": dataset})

@@ -1,0 +1,41 @@
+"""The pruner interface (after Synaptic-Flow): score every prunable weight, then keep the top scores.
+
+`scope = "global"` keeps the top `count` scores over the whole network; `scope = "layer"` splits
+`count` over layers in proportion to their sizes (every layer at the same density) first.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from n2n.masks import allocate_counts, keep_top
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class Pruner(ABC):
+    scope: ClassVar[str] = "global"
+    needs_data: ClassVar[bool] = False
+
+    @abstractmethod
+    def score(self, model: nn.Module, params: dict[str, nn.Parameter], batch: Batch | None,
+              generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """A score per weight (higher = keep), same shapes as `params`, on the CPU."""
+
+    def mask(self, scores: dict[str, torch.Tensor], count: int) -> dict[str, torch.Tensor]:
+        """Exactly `count` kept weights in all."""
+        if self.scope == "layer":
+            counts = allocate_counts([s.numel() for s in scores.values()], count)
+            return {n: keep_top(s, c) for (n, s), c in zip(scores.items(), counts)}
+        names = list(scores)
+        flat = keep_top(torch.cat([scores[n].flatten().float() for n in names]), count)
+        out, start = {}, 0
+        for n in names:
+            size = scores[n].numel()
+            out[n] = flat[start:start + size].view(scores[n].shape)
+            start += size
+        return out

@@ -1,0 +1,14 @@
+"""dense: keeps every weight (the unpruned baseline, density 1.0)."""
+
+from __future__ import annotations
+
+import torch
+
+from n2n.pruners.base import Pruner
+
+
+class DensePruner(Pruner):
+    scope = "layer"
+
+    def score(self, model, params, batch, generator):
+        return {n: torch.ones(p.shape) for n, p in params.items()}

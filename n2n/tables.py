@@ -1,0 +1,99 @@
+"""The aggregate stage for tables: long-form parquet (one row per table cell) and Markdown.
+
+Every row carries n_seeds, mean, std, the paper's value and the difference. Tables 1 and 2 are
+test accuracy (percent); Table 3 is the connectivity distance F(t) for every t of the grid,
+with `is_t_sat` marking the rows at t_sat that the Markdown (and the paper) show.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from n2n.io import write_parquet, write_text
+from n2n.reference import load_reference
+
+KEYS = ["model", "dataset", "method", "density"]
+
+
+def _summarise(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
+    grouped = frame.groupby(keys, sort=False)[value]
+    out = grouped.agg(n_seeds="count", mean="mean").reset_index()
+    out["std"] = grouped.std(ddof=1).fillna(0.0).to_numpy()
+    return out
+
+
+def accuracy_table(name: str, results: list[dict[str, Any]]) -> pd.DataFrame:
+    """Table 1 or 2 from acc.json contents: accuracy (and measured density) per cell over seeds."""
+    frame = pd.DataFrame(results)
+    table = _summarise(frame, KEYS, "test_accuracy")
+    table["measured_density"] = frame.groupby(KEYS, sort=False)["measured_density"].mean().to_numpy()
+    table.insert(4, "statistic", "test_accuracy")
+    ref = load_reference(name).rename(columns={"mean": "paper", "std": "paper_std"})
+    table = table.merge(ref, on=KEYS, how="left")
+    table["difference"] = table["mean"] - table["paper"]
+    return table
+
+
+def connectivity_table(frames: list[pd.DataFrame], t_sat: float) -> pd.DataFrame:
+    """Table 3 from heat_distance frames (keys added): F(t) per cell over seeds, every t kept."""
+    frame = pd.concat(frames, ignore_index=True)
+    table = _summarise(frame, [*KEYS, "t"], "F")
+    table.insert(4, "statistic", "F")
+    table["is_t_sat"] = np.isclose(table["t"], t_sat, rtol=1e-9)
+    ref = load_reference("table3").rename(columns={"F": "paper"})
+    table = table.merge(ref, on=["model", "method", "density"], how="left")
+    table.loc[~table["is_t_sat"], "paper"] = np.nan
+    table["difference"] = table["mean"] - table["paper"]
+    return table
+
+
+def _cell_text(row: pd.Series, fmt: str) -> str:
+    text = f"{row['mean']:{fmt}} ± {row['std']:{fmt}}"
+    if pd.notna(row.get("paper")):
+        text += f" ({row['paper']:{fmt}})"
+    return text
+
+
+def markdown(table: pd.DataFrame, title: str, fmt: str = ".2f") -> str:
+    """Rows (model, method) by columns (dataset, density), like the paper's tables."""
+    table = table.copy()
+    table["column"] = table["dataset"] + " d=" + table["density"].map(lambda d: f"{d:g}")
+    table["text"] = table.apply(_cell_text, axis=1, fmt=fmt)
+    columns = (table.sort_values(["dataset", "density"], ascending=[True, False])["column"].drop_duplicates().tolist())
+    wide = table.pivot_table(index=["model", "method"], columns="column", values="text", aggfunc="first", sort=False)
+    wide = wide.reindex(columns=columns).fillna("")
+    lines = [f"## {title}", "", "mean ± std over seeds (paper's value in parentheses)", "",
+             "| model | method | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+    for (model, method), row in wide.iterrows():
+        lines.append(f"| {model} | {method} | " + " | ".join(row.tolist()) + " |")
+    return "\n".join(lines) + "\n"
+
+
+TITLES = {"table1": "Table 1: test accuracy (%)", "table2": "Table 2: ImageNet top-1 accuracy (%)",
+          "table3": "Table 3: connectivity distance F to the dense reference"}
+
+
+def run_table(name: str, inputs: list[str], keys: list[dict[str, Any]], parquet_path: str, markdown_path: str,
+              t_sat: float) -> pd.DataFrame:
+    if name == "table3":
+        frames = []
+        for path, key in zip(inputs, keys):
+            f = pd.read_parquet(path)
+            frames.append(f.assign(**{k: key[k] for k in [*KEYS, "seed"]}))
+        table = connectivity_table(frames, t_sat)
+        text = markdown(table[table["is_t_sat"]], f"{TITLES[name]} at t_sat = {t_sat:g}", fmt=".2e")
+    else:
+        results = []
+        for path, key in zip(inputs, keys):
+            with open(path) as fh:
+                acc = json.load(fh)
+            results.append({**key, "test_accuracy": acc["test_accuracy"], "measured_density": acc["density"]})
+        table = accuracy_table(name, results)
+        text = markdown(table, TITLES[name])
+    write_parquet(parquet_path, table)
+    write_text(markdown_path, text)
+    return table

@@ -1,0 +1,209 @@
+"""The train stage: the paper's recipe (SGD, momentum 0.9, lr 0.05 halved every 30 epochs,
+weight decay 5e-4, batch 128, 300 epochs), pruned weights kept at exactly zero, test accuracy
+logged every epoch, and an atomic checkpoint every epoch from which a restarted job resumes.
+
+Resumption is exact on the CPU: each epoch draws its data order and augmentation from a
+generator seeded by (seed, epoch), so a resumed run sees the same batches as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from n2n.io import atomic_path
+from n2n.masks import apply_masks_, float_masks
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "n2n-train-checkpoint-v1"
+MODEL_FORMAT = "n2n-model-v1"
+KILL_AFTER_EPOCH_ENV = "N2N_KILL_AFTER_EPOCH"  # tests: SIGKILL the job after this epoch's checkpoint
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint or model file is corrupt or belongs to another cell."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    epochs: int
+    batch_size: int
+    lr: float
+    lr_step_epochs: int
+    lr_gamma: float
+    momentum: float
+    weight_decay: float
+    eval_batch_size: int
+    num_workers: int = 4
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Recipe:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of 0-based `epoch`: step decay."""
+        return self.lr * self.lr_gamma ** (epoch // self.lr_step_epochs)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but no CUDA device is visible")
+    return torch.device(name)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Any, batch_size: int) -> tuple[float, float]:
+    """(test loss, test accuracy in percent)."""
+    was_training = model.training
+    model.eval()
+    loss_sum, correct, count = 0.0, 0, 0
+    for x, y in data.test_batches(batch_size):
+        out = model(x)
+        loss_sum += float(F.cross_entropy(out, y, reduction="sum"))
+        correct += int((out.argmax(1) == y).sum())
+        count += len(y)
+    model.train(was_training)
+    return loss_sum / count, 100.0 * correct / count
+
+
+def load_checkpoint(path: Path, identity: dict[str, Any]) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a checkpoint ({type(err).__name__}: {err}); "
+                              "delete it to restart this cell's training from epoch 0") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"checkpoint {path} is not an n2n training checkpoint; delete it to restart")
+    if state.get("identity") != identity:
+        raise CheckpointError(f"checkpoint {path} belongs to another run ({state.get('identity')}), not "
+                              f"{identity}; delete it to restart this cell's training")
+    return state
+
+
+def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: Recipe, seed: int,
+          device: torch.device, checkpoint: Path | None = None, identity: dict[str, Any] | None = None
+          ) -> list[dict[str, float]]:
+    """Train `model` in place with `masks` enforced; return one metrics row per epoch."""
+    identity = identity or {}
+    model.to(device)
+    data.to(device)
+    fmasks = float_masks(masks, model)
+    apply_masks_(model, fmasks)
+    optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                                weight_decay=recipe.weight_decay)
+    metrics: list[dict[str, float]] = []
+    start_epoch = 0
+    if checkpoint is not None and checkpoint.exists():
+        state = load_checkpoint(checkpoint, identity)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        metrics = list(state["metrics"])
+        start_epoch = int(state["epoch"])
+        log.info("resuming from %s after epoch %d", checkpoint, start_epoch)
+    kill_after = os.environ.get(KILL_AFTER_EPOCH_ENV)
+    for epoch in range(start_epoch, recipe.epochs):
+        began = time.perf_counter()
+        lr = recipe.lr_at(epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        model.train()
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        loss_sum, correct, count = torch.zeros((), device=device), torch.zeros((), device=device), 0
+        for x, y in data.train_batches(recipe.batch_size, generator):
+            out = model(x)
+            loss = F.cross_entropy(out, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            apply_masks_(model, fmasks)  # pruned weights back to exactly zero
+            loss_sum += loss.detach() * len(y)
+            correct += (out.argmax(1) == y).sum()
+            count += len(y)
+        test_loss, test_acc = evaluate(model, data, recipe.eval_batch_size)
+        row = {"epoch": epoch + 1, "lr": lr, "train_loss": float(loss_sum) / count,
+               "train_accuracy": 100.0 * float(correct) / count, "test_loss": test_loss,
+               "test_accuracy": test_acc, "seconds": time.perf_counter() - began}
+        metrics.append(row)
+        log.info("epoch %d/%d lr %.4g loss %.4f train %.2f%% test %.2f%% (%.1fs)", epoch + 1, recipe.epochs, lr,
+                 row["train_loss"], row["train_accuracy"], test_acc, row["seconds"])
+        if checkpoint is not None:
+            with atomic_path(checkpoint) as tmp:
+                torch.save({"format": CHECKPOINT_FORMAT, "identity": identity, "epoch": epoch + 1,
+                            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                            "metrics": metrics}, tmp)
+        if kill_after is not None and int(kill_after) == epoch + 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return metrics
+
+
+def save_model(path: str | Path, model: nn.Module, meta: dict[str, Any]) -> None:
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        torch.save({"format": MODEL_FORMAT, "arch": model.arch.to_dict(), "meta": meta, "state_dict": state}, tmp)
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a trained network from model.pt (loaded with weights_only=True)."""
+    from n2n.models import Arch, build_empty
+
+    try:
+        saved = torch.load(path, map_location=device, weights_only=True)
+        if saved.get("format") != MODEL_FORMAT:
+            raise ValueError("unknown format")
+        model = build_empty(Arch.from_dict(saved["arch"]))
+        model.load_state_dict(saved["state_dict"], assign=True)
+    except FileNotFoundError:
+        raise
+    except Exception as err:
+        raise CheckpointError(f"{path} is not a readable n2n model file ({type(err).__name__}: {err}); "
+                              "delete it and rerun the train stage") from None
+    return model, saved["meta"]
+
+
+def run_train(mask_path: str, model_path: str, metrics_path: str, checkpoint_path: str, dataset: str,
+              data_root: str, recipe: dict[str, Any], device: str = "auto", threads: int = 1) -> None:
+    """The train stage: masks in, trained weights and per-epoch metrics out."""
+    import pandas as pd
+
+    from n2n.data import load_dataset
+    from n2n.io import write_parquet
+    from n2n.masks import load_masks
+    from n2n.models import Arch, build_model, init_fingerprint
+
+    torch.set_num_threads(threads)
+    masks, meta = load_masks(mask_path)
+    arch = Arch.from_dict(meta["arch"])
+    seed = int(meta["seed"])
+    model = build_model(arch, seed)
+    fingerprint = init_fingerprint(model)
+    if abs(fingerprint - meta["init_fingerprint"]) > 1e-6 * abs(meta["init_fingerprint"]):
+        raise RuntimeError(f"the initialisation rebuilt for seed {seed} differs from the one {mask_path} was pruned "
+                           "at (another torch version?); rerun the prune stage in this environment")
+    rec = Recipe.from_dict(recipe)
+    dev = resolve_device(device)
+    data = load_dataset(dataset, data_root, rec.num_workers)
+    identity = {"mask": str(Path(mask_path).resolve()), "method": meta["method"], "seed": seed,
+                "target_density": meta["target_density"], "recipe": sorted(recipe.items())}
+    identity["recipe"] = [list(kv) for kv in identity["recipe"]]
+    began = time.perf_counter()
+    metrics = train(model, masks, data, rec, seed, dev, Path(checkpoint_path), identity)
+    seconds = sum(row["seconds"] for row in metrics)
+    log.info("trained in %.1fs of epochs (%.1fs this process)", seconds, time.perf_counter() - began)
+    write_parquet(metrics_path, pd.DataFrame(metrics))
+    save_model(model_path, model, {**{k: v for k, v in meta.items() if k != "arch"}, "dataset": dataset,
+                                   "epochs": rec.epochs, "device": str(dev), "train_seconds": seconds,
+                                   "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"})
+    Path(checkpoint_path).unlink(missing_ok=True)

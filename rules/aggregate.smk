@@ -1,0 +1,87 @@
+# aggregate: the paper's tables (parquet + Markdown) and figures (PNG + PDF).
+T = R + "/tables"
+FIG = R + "/figures"
+TABLES = {
+    "table1": ("tables", "table1", "acc.json"),
+    "table2": ("tables", "table2", "acc.json"),
+    "table3": ("tables", "table3", "heat_distance.parquet"),
+}
+FIGURES = {
+    "convergence": ("figures", "convergence", "metrics.parquet"),
+    "skip_comparison": ("figures", "skip_comparison", "acc.json"),
+    "heat_signature": ("tables", "table3", "heat_distance.parquet"),
+}
+
+
+rule all_tables:
+    input:
+        expand(T + "/{table}.{ext}", table=TABLES, ext=("parquet", "md")),
+        expand(FIG + "/{figure}.{ext}", figure=FIGURES, ext=("png", "pdf")),
+    default_target: True
+
+
+rule table:
+    input:
+        lambda wc: cell_files(*TABLES[wc.table]),
+    output:
+        parquet=T + "/{table}.parquet",
+        markdown=T + "/{table}.md",
+    wildcard_constraints:
+        table="|".join(TABLES),
+    log:
+        T + "/logs/{table}.log",
+    benchmark:
+        T + "/logs/{table}.benchmark.tsv"
+    params:
+        cells=lambda wc: cell_keys(*TABLES[wc.table][:2]),
+        t_sat=config["connectivity"]["t_sat"],
+    threads: 1
+    resources:
+        mem_mb=res("aggregate", "mem_mb"),
+        runtime=res("aggregate", "runtime"),
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/table.py"
+
+
+rule figure:
+    input:
+        lambda wc: cell_files(*FIGURES[wc.figure]),
+    output:
+        png=FIG + "/{figure}.png",
+        pdf=FIG + "/{figure}.pdf",
+    wildcard_constraints:
+        figure="|".join(FIGURES),
+    log:
+        FIG + "/logs/{figure}.log",
+    benchmark:
+        FIG + "/logs/{figure}.benchmark.tsv"
+    params:
+        cells=lambda wc: cell_keys(*FIGURES[wc.figure][:2]),
+    threads: 1
+    resources:
+        mem_mb=res("aggregate", "mem_mb"),
+        runtime=res("aggregate", "runtime"),
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/figure.py"
+
+
+for _name in TABLES:
+
+    rule:
+        name:
+            _name
+        input:
+            expand(T + "/{table}.{ext}", table=_name, ext=("parquet", "md")),
+
+
+for _name in FIGURES:
+
+    rule:
+        name:
+            f"figure_{_name}"
+        input:
+            expand(FIG + "/{figure}.{ext}", figure=_name, ext=("png", "pdf")),

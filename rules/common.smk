@@ -1,0 +1,68 @@
+# Config validation, wildcard constraints, paths and input functions shared by every rule.
+import n2n.config
+from n2n import registry
+
+validate(config, str(n2n.config.schema_path()))
+n2n.config.check_config(config)
+
+R = config["results_dir"]
+DATA = config["data_root"]
+CELL = R + "/{model}/{dataset}/{pruner}/{density}/seed{seed}"
+ENV = "../envs/n2n.yaml"
+
+
+wildcard_constraints:
+    model="[a-z0-9_]+",
+    dataset="[a-z0-9_]+",
+    pruner="[a-z0-9_-]+",
+    density="[^/]+",
+    seed="[0-9]+",
+
+
+def checked(wc):
+    """Refuse a malformed cell with a message naming the bad part (unknown model, density 0.5x, ...)."""
+    registry.check_cell(wc.model, wc.dataset, wc.pruner, wc.density)
+    return wc
+
+
+def data_input(wc):
+    checked(wc)
+    return registry.data_files(wc.dataset, DATA)
+
+
+def final_mask(wc):
+    """skip_mask.npz for n2nskip-X / resskip-X, the prune stage's mask otherwise."""
+    skip_kind, _ = registry.split_method(checked(wc).pruner)
+    return (CELL + ("/skip_mask.npz" if skip_kind else "/prune_mask.npz")).format(**wc)
+
+
+def reference_heat(wc):
+    """The dense network of the same model, data set and seed: the reference for F(t)."""
+    if checked(wc).pruner == "dense":
+        return []
+    return f"{R}/{wc.model}/{wc.dataset}/dense/1.0/seed{wc.seed}/heat.parquet"
+
+
+def res(rule, key, default=None):
+    """A resource of `rule` from config['resources'], falling back to its `default` entry."""
+    resources = config["resources"]
+    return resources.get(rule, {}).get(key, resources["default"].get(key, default))
+
+
+def recipe(wc):
+    return n2n.config.training_recipe(config, wc.dataset)
+
+
+def cells(section, name):
+    return n2n.config.grid_cells(config, section, name)
+
+
+def cell_files(section, name, filename):
+    return [f"{c.path(R)}/{filename}" for c in cells(section, name)]
+
+
+def cell_keys(section, name):
+    return [
+        dict(model=c.model, dataset=c.dataset, method=c.method, density=float(c.density), seed=c.seed)
+        for c in cells(section, name)
+    ]

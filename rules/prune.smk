@@ -1,0 +1,44 @@
+# prune -> add_skips: masks of the cell's network at initialisation.
+
+
+rule prune:
+    input:
+        data=data_input,
+    output:
+        CELL + "/prune_mask.npz",
+    log:
+        CELL + "/logs/prune.log",
+    benchmark:
+        CELL + "/logs/prune.benchmark.tsv"
+    params:
+        width=config["width"],
+        skips=config["skips"],
+        data_root=DATA,
+        csp_batch_size=config["pruning"]["csp_batch_size"],
+    threads: res("prune", "threads", 1)
+    resources:
+        mem_mb=res("prune", "mem_mb"),
+        runtime=res("prune", "runtime"),
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/prune.py"
+
+
+rule add_skips:
+    input:
+        CELL + "/prune_mask.npz",
+    output:
+        CELL + "/skip_mask.npz",
+    log:
+        CELL + "/logs/add_skips.log",
+    benchmark:
+        CELL + "/logs/add_skips.benchmark.tsv"
+    threads: res("add_skips", "threads", 1)
+    resources:
+        mem_mb=res("add_skips", "mem_mb"),
+        runtime=res("add_skips", "runtime"),
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/add_skips.py"

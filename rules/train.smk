@@ -1,0 +1,55 @@
+# train -> evaluate. Training checkpoints every epoch to train_checkpoint.pt (not an output, so a
+# failed or preempted job keeps it) and a rerun resumes from it.
+
+
+rule train:
+    input:
+        masks=final_mask,
+        data=data_input,
+    output:
+        model=CELL + "/model.pt",
+        metrics=CELL + "/metrics.parquet",
+    log:
+        CELL + "/logs/train.log",
+    benchmark:
+        CELL + "/logs/train.benchmark.tsv"
+    params:
+        checkpoint=CELL + "/train_checkpoint.pt",
+        data_root=DATA,
+        recipe=recipe,
+        device=config["device"],
+    threads: res("train", "threads", 1)
+    resources:
+        mem_mb=res("train", "mem_mb"),
+        runtime=res("train", "runtime"),
+        gpu=res("train", "gpu", 0),
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/train.py"
+
+
+rule evaluate:
+    input:
+        model=CELL + "/model.pt",
+        masks=final_mask,
+        data=data_input,
+    output:
+        CELL + "/acc.json",
+    log:
+        CELL + "/logs/evaluate.log",
+    benchmark:
+        CELL + "/logs/evaluate.benchmark.tsv"
+    params:
+        data_root=DATA,
+        batch_size=lambda wc: recipe(wc)["eval_batch_size"],
+        device=config["device"],
+    threads: res("evaluate", "threads", 1)
+    resources:
+        mem_mb=res("evaluate", "mem_mb"),
+        runtime=res("evaluate", "runtime"),
+        gpu=res("evaluate", "gpu", 0),
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/evaluate.py"
