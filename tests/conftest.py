@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+SMALL_SKIPS = {"share": 0.5, "every": 3, "kernel_size": "target", "batchnorm": True, "resample": "maxpool"}
+
+
+@pytest.fixture(scope="session")
+def demo_config() -> dict:
+    return yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+
+
+@pytest.fixture(scope="session")
+def paper_config() -> dict:
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def tiny_config(demo: dict, results: Path, **grid) -> dict:
+    """The demo config cut down to a tiny grid: one model, few methods, one density, one epoch."""
+    config = copy.deepcopy(demo)
+    config["results_dir"] = str(results)
+    config["seeds"] = grid.pop("seeds", [0])
+    config["training"]["epochs"] = grid.pop("epochs", 1)
+    models = grid.pop("models", ["vgg19"])
+    methods = grid.pop("methods", ["dense", "rp", "n2nskip-rp", "resskip-csp"])
+    densities = grid.pop("densities", [0.1])
+    for section in ("tables", "figures"):
+        for name, g in config[section].items():
+            g.update(models=models, datasets=["digits"], densities=densities,
+                     methods=[m for m in methods if not (name == "table3" and m == "dense")])
+    return config
+
+
+def run_snakemake(args: list[str], config: dict | None, tmp_path: Path, check: bool = True,
+                  timeout: int = 600) -> subprocess.CompletedProcess:
+    cmd = [SNAKEMAKE, "--cores", "2", "--nolock"]
+    if config is not None:
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(config))
+        cmd += ["--configfile", str(path)]
+    proc = subprocess.run([*cmd, "--", *args] if args and not args[0].startswith("-") else [*cmd, *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc

@@ -1,0 +1,77 @@
+import copy
+
+import pytest
+import yaml
+
+from n2n import registry
+from n2n.config import ConfigError, check_config, grid_cells, load_config
+
+
+def test_shipped_configs_are_valid(paper_config, demo_config):
+    check_config(paper_config)
+    merged = copy.deepcopy(paper_config)
+    merged.update(demo_config)
+    check_config(demo_config)
+
+
+def test_paper_grid_sizes(paper_config):
+    # Table 1: 2 models x 2 data sets x (dense + 4 methods x 3 densities) x 5 seeds
+    assert len(grid_cells(paper_config, "tables", "table1")) == 2 * 2 * 13 * 5
+    assert len(grid_cells(paper_config, "tables", "table2")) == 13 * 5
+    assert {c.density for c in grid_cells(paper_config, "tables", "table1") if c.method == "dense"} == {"1.0"}
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c["tables"]["table1"].update(models=["vgg16"]), "unknown model 'vgg16'"),
+        (lambda c: c["tables"]["table1"].update(datasets=["mnist"]), "unknown dataset 'mnist'"),
+        (lambda c: c["tables"]["table1"].update(methods=["n2nskip-foo"]), "pruner 'foo'"),
+        (lambda c: c["tables"]["table1"].update(methods=["xskip-rp"]), "skip kind 'xskip'"),
+        (lambda c: c["tables"]["table1"].update(densities=[1.5]), "tables/table1/densities/0"),
+        (lambda c: c["tables"]["table1"].update(densities=[0.0]), "tables/table1/densities/0"),
+        (lambda c: c.pop("data_root"), "'data_root' is a required property"),
+        (lambda c: c["training"].update(lr="fast"), "training/lr"),
+        (lambda c: c.update(unknown_key=1), "unknown_key"),
+    ],
+)
+def test_bad_config_names_the_problem(paper_config, edit, message):
+    config = copy.deepcopy(paper_config)
+    edit(config)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        check_config(config)
+
+
+def test_malformed_yaml_is_refused(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("seeds: [0, 1\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    "cell, message",
+    [
+        (("vgg19", "cifar10", "rp", "0.02"), None),
+        (("vgg19", "cifar10", "n2nskip-rp", "1.0"), None),
+        (("vgg11", "cifar10", "rp", "0.02"), "unknown model"),
+        (("vgg19", "cifar10", "rp", "0.020"), "must be written '0.02'"),
+        (("vgg19", "cifar10", "rp", "2.0"), "outside"),
+        (("vgg19", "cifar10", "rp", "0.0"), "outside"),
+        (("vgg19", "cifar10", "rp", "abc"), "not a number"),
+        (("vgg19", "cifar10", "dense", "0.1"), "density 1.0"),
+        (("vgg19", "cifar10", "n2nskip-dense", "1.0"), "not to dense"),
+    ],
+)
+def test_cell_checks(cell, message):
+    if message is None:
+        registry.check_cell(*cell)
+    else:
+        with pytest.raises(registry.UnknownNameError, match=message):
+            registry.check_cell(*cell)
+
+
+def test_demo_config_runs_every_table_and_figure(demo_config):
+    assert set(demo_config["tables"]) == {"table1", "table2", "table3"}
+    assert set(demo_config["figures"]) == {"skip_comparison", "convergence"}
+    assert yaml.safe_load(yaml.safe_dump(demo_config)) == demo_config

@@ -1,0 +1,121 @@
+"""Every method reaches its density exactly (skip weights included); pruned weights stay zero."""
+
+import pytest
+import torch
+
+from conftest import SMALL_SKIPS
+from n2n.data import load_digits_data
+from n2n.masks import allocate_counts, keep_top, load_masks, prunable_parameters, reference_count, save_masks
+from n2n.models import build_model, make_arch
+from n2n.pruners import load_pruner, prune
+from n2n.skips import add_skips
+from n2n.training import Recipe, train
+from n2n.evaluation import density_report
+
+METHODS = ["dense", "rp", "csp", "n2nskip-rp", "n2nskip-csp", "resskip-rp", "resskip-csp"]
+
+
+def test_allocate_counts_is_exact():
+    sizes = [216, 4608, 9216, 18432, 73728, 10]
+    for total in (0, 1, 7, 1234, 99999, sum(sizes)):
+        counts = allocate_counts(sizes, total)
+        assert sum(counts) == total
+        assert all(0 <= c <= s for c, s in zip(counts, sizes))
+    with pytest.raises(ValueError):
+        allocate_counts(sizes, sum(sizes) + 1)
+
+
+def test_keep_top_keeps_exactly_the_largest():
+    scores = torch.tensor([[0.1, 0.9, 0.5], [0.7, 0.2, 0.8]])
+    assert keep_top(scores, 3).tolist() == [[False, True, False], [False, False, True]] or \
+        keep_top(scores, 3).sum() == 3
+    assert keep_top(scores, 3)[0, 1] and keep_top(scores, 3)[1, 2] and keep_top(scores, 3)[1, 0]
+
+
+def cell_masks(model, method, density, seed=0):
+    data = load_digits_data()
+    density = 1.0 if method == "dense" else density
+    arch = make_arch(model, "digits", method, 0.125, SMALL_SKIPS)
+    masks, meta = prune(arch, method, density, seed, 0.5, lambda: data.first_batch(128))
+    if arch.skip_kind:
+        masks, meta = add_skips(arch, masks, meta, seed)
+    return arch, masks, meta, data
+
+
+@pytest.mark.parametrize("model", ["vgg19", "resnet50"])
+@pytest.mark.parametrize("method", METHODS)
+def test_density_is_exact_and_pruned_weights_stay_zero(model, method):
+    density = 0.02
+    arch, masks, meta, data = cell_masks(model, method, density)
+    net = build_model(arch, 0)
+    target = 1.0 if method == "dense" else density
+    kept = sum(int(m.sum()) for m in masks.values())
+    assert abs(kept / reference_count(net) - target) <= 1e-3 * target
+    if method.startswith("n2nskip"):
+        skip_kept = sum(int(m.sum()) for n, m in masks.items() if n.startswith("skips."))
+        assert skip_kept == meta["skip_budget"] > 0
+        assert abs(skip_kept - 0.5 * kept) <= 1
+    recipe = Recipe(epochs=1, batch_size=128, lr=0.05, lr_step_epochs=1, lr_gamma=0.5, momentum=0.9,
+                    weight_decay=5e-4, eval_batch_size=512, num_workers=0)
+    data.train_x, data.train_y = data.train_x[:256], data.train_y[:256]
+    train(net, masks, data, recipe, seed=0, device=torch.device("cpu"))
+    report = density_report(net, masks)  # raises if a pruned weight is nonzero
+    assert abs(report["density"] - target) <= 1e-3 * target
+    params = prunable_parameters(net)
+    assert all(int(torch.count_nonzero(params[n].detach()[~m])) == 0 for n, m in masks.items())
+
+
+def test_rp_is_layer_uniform_and_csp_is_global():
+    _, rp, _, _ = cell_masks("vgg19", "rp", 0.1)
+    for m in rp.values():
+        assert abs(m.float().mean().item() - 0.1) < 0.01 or m.numel() < 200
+    _, csp, _, _ = cell_masks("vgg19", "csp", 0.1)
+    layer_density = [m.float().mean().item() for m in csp.values()]
+    assert max(layer_density) - min(layer_density) > 0.05  # csp allocates globally
+
+
+def test_csp_scores_are_abs_grad_times_weight():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3, bias=False))
+    x, y = torch.randn(8, 1, 2, 2), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    params = prunable_parameters(net)
+    scores = load_pruner("csp").score(net, params, (x, y), torch.Generator())
+    w = net[1].weight.detach()
+    torch.nn.functional.cross_entropy(net(x), y).backward()
+    expected = (net[1].weight.grad * w).abs()
+    torch.testing.assert_close(scores["1.weight"], expected / expected.sum())
+
+
+def test_prune_is_deterministic_for_a_seed():
+    _, a, _, _ = cell_masks("vgg19", "n2nskip-rp", 0.05, seed=3)
+    _, b, _, _ = cell_masks("vgg19", "n2nskip-rp", 0.05, seed=3)
+    _, c, _, _ = cell_masks("vgg19", "n2nskip-rp", 0.05, seed=4)
+    assert all(torch.equal(a[n], b[n]) for n in a)
+    assert not all(torch.equal(a[n], c[n]) for n in a)
+
+
+def test_mask_file_roundtrip_and_corrupt_file(tmp_path):
+    _, masks, meta, _ = cell_masks("vgg19", "n2nskip-csp", 0.1)
+    path = tmp_path / "mask.npz"
+    save_masks(path, masks, meta)
+    loaded, loaded_meta = load_masks(path)
+    assert loaded_meta == meta
+    assert all(torch.equal(masks[n], loaded[n]) for n in masks)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match="not a readable n2n mask file"):
+        load_masks(path)
+
+
+def test_skips_match_the_paper_layout():
+    arch = make_arch("vgg19", "cifar10", "n2nskip-rp", 1.0, SMALL_SKIPS)
+    net = build_model(arch, 0)
+    assert sorted(int(k) for k in net.skips) == [3, 6, 9, 12, 15]  # a_l -> z_{l+3}, l = 0, 3, ...
+    assert net.skips["3"].conv.weight.shape == (128, 3, 3, 3)
+    res = build_model(make_arch("resnet50", "cifar10", "resskip-rp", 0.25, SMALL_SKIPS), 0)
+    assert len(res.skips) == 16 and sum(p.numel() for p in res.skips.parameters()) == 0
+    x = torch.randn(2, 3, 32, 32)
+    assert res(x).shape == (2, 10)
+    # the sequential weights of a network with skips are those of its dense reference
+    ref = build_model(arch.sequential(), 0)
+    for name, p in prunable_parameters(ref).items():
+        torch.testing.assert_close(p, prunable_parameters(net)[name])

@@ -1,0 +1,95 @@
+"""Training: a job killed mid-way resumes from its checkpoint and ends exactly like an uninterrupted run."""
+
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import torch
+
+from conftest import SMALL_SKIPS
+from n2n.data import augment, load_digits_data
+from n2n.masks import save_masks
+from n2n.models import make_arch
+from n2n.pruners import prune
+from n2n.training import KILL_AFTER_EPOCH_ENV, CheckpointError, load_checkpoint, load_model
+
+RECIPE = {"epochs": 4, "batch_size": 128, "lr": 0.05, "lr_step_epochs": 2, "lr_gamma": 0.5, "momentum": 0.9,
+          "weight_decay": 5e-4, "eval_batch_size": 512, "num_workers": 0}
+
+TRAIN_SCRIPT = """
+import sys
+from n2n.training import run_train
+run_train(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], "digits", "data", {recipe!r}, "cpu", 1)
+"""
+
+
+@pytest.fixture(scope="module")
+def mask_file(tmp_path_factory):
+    data = load_digits_data()
+    arch = make_arch("resnet50", "digits", "n2nskip-csp", 0.125, SMALL_SKIPS)
+    masks, meta = prune(arch, "n2nskip-csp", 0.05, 0, 0.5, lambda: data.first_batch(128))
+    from n2n.skips import add_skips
+
+    masks, meta = add_skips(arch, masks, meta, 0)
+    path = tmp_path_factory.mktemp("cell") / "skip_mask.npz"
+    save_masks(path, masks, meta)
+    return path
+
+
+def run_train(folder, mask_file, kill_after=None):
+    env = {k: v for k, v in os.environ.items() if k != KILL_AFTER_EPOCH_ENV}
+    if kill_after is not None:
+        env[KILL_AFTER_EPOCH_ENV] = str(kill_after)
+    args = [str(mask_file), str(folder / "model.pt"), str(folder / "metrics.parquet"), str(folder / "ckpt.pt")]
+    return subprocess.run([sys.executable, "-c", TRAIN_SCRIPT.format(recipe=RECIPE), *args], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_killed_job_resumes_to_the_same_result(tmp_path, mask_file):
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    whole.mkdir()
+    killed.mkdir()
+    assert run_train(whole, mask_file).returncode == 0
+    first = run_train(killed, mask_file, kill_after=2)
+    assert first.returncode == -9  # SIGKILL after epoch 2's checkpoint
+    assert not (killed / "model.pt").exists() and (killed / "ckpt.pt").exists()
+    assert torch.load(killed / "ckpt.pt", weights_only=True)["epoch"] == 2
+    second = run_train(killed, mask_file)
+    assert second.returncode == 0, second.stderr
+    assert not (killed / "ckpt.pt").exists()
+    a, b = pd.read_parquet(whole / "metrics.parquet"), pd.read_parquet(killed / "metrics.parquet")
+    assert len(a) == len(b) == 4
+    pd.testing.assert_series_equal(a["test_accuracy"], b["test_accuracy"])
+    pd.testing.assert_series_equal(a["train_loss"], b["train_loss"])
+    wa, _ = load_model(whole / "model.pt")
+    wb, _ = load_model(killed / "model.pt")
+    for (name, p), q in zip(wa.state_dict().items(), wb.state_dict().values()):
+        assert torch.equal(p, q), name
+
+
+def test_corrupt_and_foreign_checkpoints_are_refused(tmp_path, mask_file):
+    ckpt = tmp_path / "ckpt.pt"
+    ckpt.write_bytes(b"not a checkpoint")
+    proc = run_train(tmp_path, mask_file)
+    assert proc.returncode != 0 and "corrupt or not a checkpoint" in proc.stderr
+    torch.save({"format": "n2n-train-checkpoint-v1", "identity": {"method": "rp"}, "epoch": 1}, ckpt)
+    with pytest.raises(CheckpointError, match="belongs to another run"):
+        load_checkpoint(ckpt, {"method": "csp"})
+    (tmp_path / "model.pt").write_bytes(b"\0" * 10)
+    with pytest.raises(CheckpointError, match="not a readable n2n model file"):
+        load_model(tmp_path / "model.pt")
+
+
+def test_batch_augmentation_is_a_padded_crop_and_flip():
+    data = load_digits_data()
+    x = data.train_x[:64]
+    gen = torch.Generator().manual_seed(0)
+    out = augment(x, 2, True, gen)
+    assert out.shape == x.shape and out.dtype == x.dtype
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    for i in range(len(x)):  # every output is a window of the padded image, possibly mirrored
+        found = any(torch.equal(out[i], w) or torch.equal(out[i], w.flip(2))
+                    for dy in range(5) for dx in range(5) for w in [padded[i, :, dy:dy + 16, dx:dx + 16]])
+        assert found
