@@ -211,6 +211,8 @@ MODEL_BUILDERS = {"vgg19": vgg19_layers, "resnet50": resnet50_layers}
 
 def init_weights(module: nn.Module) -> None:
     """Variance-scaling (He-normal, fan-in) for conv and linear weights; BatchNorm at 1 and 0."""
+    if next(module.parameters()).is_meta:
+        return  # structure only (build_empty): initialising meta tensors is slow and pointless
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")

@@ -75,7 +75,8 @@ class N2NSkip(nn.Module):
             self.conv = nn.Conv2d(spec.in_channels, spec.out_channels, spec.kernel_size,
                                   padding=spec.kernel_size // 2, bias=False)
             self.bn = nn.BatchNorm2d(spec.out_channels) if batchnorm else nn.Identity()
-        nn.init.kaiming_normal_(self.conv.weight, mode="fan_in", nonlinearity="relu")  # He-normal
+        if not self.conv.weight.is_meta:
+            nn.init.kaiming_normal_(self.conv.weight, mode="fan_in", nonlinearity="relu")  # He-normal
 
     @property
     def weight(self) -> torch.Tensor:

@@ -1,0 +1,119 @@
+"""Real Snakemake runs on tiny grids: the whole pipeline, malformed targets, bad configs, the paper's DAG."""
+
+import json
+import time
+
+import pandas as pd
+import pytest
+
+from conftest import run_snakemake, tiny_config
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, demo_config):
+    tmp = tmp_path_factory.mktemp("tiny")
+    config = tiny_config(demo_config, tmp / "results", methods=["dense", "rp", "n2nskip-rp", "resskip-csp"])
+    run_snakemake(["all_tables"], config, tmp)
+    return tmp, config
+
+
+def test_tiny_grid_writes_every_table_and_figure(tiny_run):
+    tmp, config = tiny_run
+    results = tmp / "results"
+    for name in ("table1", "table2", "table3"):
+        table = pd.read_parquet(results / "tables" / f"{name}.parquet")
+        assert {"model", "dataset", "method", "density", "n_seeds", "mean", "std", "paper", "difference"} <= set(table)
+        assert (table["n_seeds"] == 1).all()
+        assert (results / "tables" / f"{name}.md").read_text().startswith("## Table")
+    table1 = pd.read_parquet(results / "tables" / "table1.parquet")
+    assert set(table1["method"]) == {"dense", "rp", "n2nskip-rp", "resskip-csp"}
+    table3 = pd.read_parquet(results / "tables" / "table3.parquet")
+    assert table3["is_t_sat"].sum() == 3 and table3["t"].nunique() == 16 + 2  # grid + t_sat + infinity
+    for name in ("convergence", "skip_comparison", "heat_signature"):
+        for ext in ("png", "pdf"):
+            assert (results / "figures" / f"{name}.{ext}").stat().st_size > 1000
+
+
+def test_cell_outputs_are_documented_and_exact(tiny_run):
+    tmp, config = tiny_run
+    for method in ("dense", "rp", "n2nskip-rp", "resskip-csp"):
+        density = "1.0" if method == "dense" else "0.1"
+        cell = tmp / "results" / "vgg19" / "digits" / method / density / "seed0"
+        acc = json.loads((cell / "acc.json").read_text())
+        for key in ("test_accuracy", "target_density", "density", "params_nonzero", "params_dense", "epochs",
+                    "device", "seconds"):
+            assert key in acc
+        assert abs(acc["density"] - acc["target_density"]) <= 1e-3 * acc["target_density"]
+        metrics = pd.read_parquet(cell / "metrics.parquet")
+        assert list(metrics.columns) == ["epoch", "lr", "train_loss", "train_accuracy", "test_loss",
+                                         "test_accuracy", "seconds"]
+        nodes = pd.read_parquet(cell / "nodes.parquet")
+        assert list(nodes.columns) == ["node", "tensor", "channel", "is_source"]
+        heat = pd.read_parquet(cell / "heat.parquet")
+        assert list(heat.columns) == ["t", "node", "S"] and len(heat) == 18 * len(nodes)
+        assert not list(cell.glob("*.tmp*")) and not (cell / "train_checkpoint.pt").exists()
+    assert (tmp / "results/vgg19/digits/n2nskip-rp/0.1/seed0/skip_mask.npz").exists()
+    assert not (tmp / "results/vgg19/digits/rp/0.1/seed0/skip_mask.npz").exists()
+
+
+def test_rerun_has_nothing_to_do(tiny_run):
+    tmp, config = tiny_run
+    proc = run_snakemake(["-n", "all_tables"], config, tmp)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_one_cell_is_a_target(tiny_run):
+    tmp, config = tiny_run
+    proc = run_snakemake(["-n", f"{tmp}/results/vgg19/digits/n2nskip-csp/0.02/seed3/acc.json"], config, tmp)
+    out = proc.stdout + proc.stderr
+    for rule in ("prune", "add_skips", "train", "evaluate"):
+        assert f"rule {rule}:" in out or f"localrule {rule}:" in out
+
+
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("vgg19/digits/rp/0.5x/seed0/acc.json", "density '0.5x' is not a number"),
+        ("vgg19/digits/rp/0.020/seed0/acc.json", "must be written '0.02'"),
+        ("vgg19/digits/rp/1.5/seed0/acc.json", "outside (0, 1]"),
+        ("vgg11/digits/rp/0.1/seed0/acc.json", "unknown model 'vgg11'"),
+        ("vgg19/mnist/rp/0.1/seed0/acc.json", "unknown dataset 'mnist'"),
+        ("vgg19/digits/xyz/0.1/seed0/acc.json", "pruner 'xyz'"),
+    ],
+)
+def test_malformed_target_is_refused(tmp_path, demo_config, target, message):
+    config = tiny_config(demo_config, tmp_path / "results")
+    proc = run_snakemake(["-n", f"{tmp_path}/results/{target}"], config, tmp_path, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+
+
+def test_bad_config_stops_before_any_job(tmp_path, demo_config):
+    config = tiny_config(demo_config, tmp_path / "results", densities=[1.5])
+    proc = run_snakemake(["all_tables"], config, tmp_path, check=False)
+    assert proc.returncode != 0 and "densities" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_paper_grid_plans_fast(tmp_path, paper_config):
+    began = time.perf_counter()
+    proc = run_snakemake(["-n", "all_tables"], None, tmp_path)
+    seconds = time.perf_counter() - began
+    out = proc.stdout + proc.stderr
+    counts = dict(line.split()[::-1][:2][::-1] for line in out.splitlines()
+                  if len(line.split()) == 2 and line.split()[1].isdigit())
+    assert int(counts["train"]) > 400 and int(counts["heat_signature"]) > 100
+    assert seconds < 10, f"dry run of the paper grid took {seconds:.1f}s"
+
+
+def test_dag_rulegraph_and_summary(tiny_run):
+    tmp, config = tiny_run
+    graph = run_snakemake(["--rulegraph", "dot", "all_tables"], config, tmp).stdout
+    for rule in ("prune", "add_skips", "train", "evaluate", "adjacency", "heat_signature", "table", "figure"):
+        assert f'label = "{rule}"' in graph
+    dag = run_snakemake(["--dag", "dot", "all_tables"], config, tmp).stdout
+    assert dag.startswith("digraph")
+    summary = run_snakemake(["--summary", "all_tables"], config, tmp).stdout
+    assert "acc.json" in summary
