@@ -73,3 +73,20 @@ def run_adjacency(model_path: str, adjacency_path: str, nodes_path: str, weighti
     log.info("channel graph: %d nodes, %d edges (%s weights)", adjacency.shape[0], adjacency.nnz // 2, weighting)
     write_parquet(nodes_path, nodes)
     save_adjacency(adjacency_path, adjacency)
+
+
+def network_at_init(model: str, dataset: str, method: str, density: float, seed: int, width: float,
+                    skips: dict, batch_fn=None):
+    """A cell's network at initialisation with its masks applied (prune and add-skips, no training)."""
+    from n2n.masks import apply_masks_, float_masks
+    from n2n.models import build_model, make_arch
+    from n2n.pruners import prune
+    from n2n.skips import add_skips
+
+    arch = make_arch(model, dataset, method, width, skips)
+    masks, meta = prune(arch, method, density, seed, float(skips["share"]), batch_fn)
+    if arch.skip_kind is not None:
+        masks, meta = add_skips(arch, masks, meta, seed)
+    net = build_model(arch, seed)
+    apply_masks_(net, float_masks(masks, net))
+    return net

@@ -66,18 +66,21 @@ def lanczos_heat(lap: sp.csr_matrix, sources: np.ndarray, ts: np.ndarray, tol: f
     n = len(sources)
     if beta0 == 0:
         return np.zeros((len(ts), n)), 0
-    basis = [sources / beta0]
+    max_iter = min(max_iter, n)
+    basis = np.empty((min(max_iter, 4 * check_every), n))  # rows: Lanczos vectors; grown on demand
+    basis[0] = sources / beta0
     alphas: list[float] = []
     betas: list[float] = []
-    max_iter = min(max_iter, n)
     coeffs = np.zeros((len(ts), 1))
     for j in range(max_iter):
         v = basis[j]
         w = lap @ v
         alpha = float(v @ w)
-        w = w - alpha * v - (betas[-1] * basis[j - 1] if j > 0 else 0.0)
-        block = np.asarray(basis)
-        w -= block.T @ (block @ w)  # full reorthogonalisation keeps T_m exact for these m
+        w -= alpha * v
+        if j > 0:
+            w -= betas[-1] * basis[j - 1]
+        block = basis[: j + 1]
+        w -= (block @ w) @ block  # full reorthogonalisation keeps T_m exact for these m
         b = float(np.linalg.norm(w))
         alphas.append(alpha)
         m = j + 1
@@ -92,12 +95,14 @@ def lanczos_heat(lap: sp.csr_matrix, sources: np.ndarray, ts: np.ndarray, tol: f
             size = np.linalg.norm(coeffs, axis=1)
             if np.all(err <= tol * np.maximum(size, 1e-300)):
                 break
+        if m == max_iter:
+            log.warning("Lanczos stopped at %d iterations before reaching tol %.1e", max_iter, tol)
+            break
+        if m == len(basis):
+            basis = np.concatenate([basis, np.empty((min(len(basis), max_iter - m), n))])
         betas.append(b)
-        basis.append(w / b)
-    else:
-        log.warning("Lanczos stopped at %d iterations before reaching tol %.1e", max_iter, tol)
-    block = np.asarray(basis[: len(alphas)])
-    return beta0 * coeffs @ block, len(alphas)
+        basis[m] = w / b
+    return beta0 * coeffs @ basis[: len(alphas)], len(alphas)
 
 
 def heat_signature(adjacency: sp.spmatrix, sources: np.ndarray, ts: np.ndarray, kind: str = "unnormalised",
@@ -162,3 +167,26 @@ def run_heat_signature(adjacency_path: str, nodes_path: str, heat_path: str, dis
         f[order] = distance(ref, signature[order])
     write_parquet(heat_path, signature_frame(ts, signature))
     write_parquet(distance_path, pd.DataFrame({"t": ts, "F": f}))
+
+
+def laplacian_spectrum(adjacency: sp.spmatrix, kind: str = "unnormalised", max_nodes: int = 8000) -> np.ndarray | None:
+    """All eigenvalues of L, ascending (dense eigvalsh); None above `max_nodes` (O(n^3) time, O(n^2) memory)."""
+    if adjacency.shape[0] > max_nodes:
+        return None
+    return np.sort(la.eigvalsh(laplacian(adjacency, kind).toarray()))
+
+
+def scree(eigenvalues: np.ndarray, ts: np.ndarray, fractions: np.ndarray) -> pd.DataFrame:
+    """alpha(K, t) = sum_{k=2}^{K+1} exp(-t l_k) / sum_{k=2}^{n} exp(-t l_k) (paper's Figure 4).
+
+    K = fraction x n; eigenvalues ascending, the first (always 0) left out as in the paper.
+    """
+    lam = np.sort(eigenvalues)[1:]
+    rows = []
+    for t in ts[np.isfinite(ts)]:
+        weights = np.exp(-t * (lam - lam[0]))  # shift for range; the ratio is unchanged
+        cumulative = np.cumsum(weights) / weights.sum()
+        for fraction in fractions:
+            k = max(1, int(round(fraction * len(eigenvalues))))
+            rows.append({"t": t, "fraction": fraction, "K": k, "alpha": cumulative[min(k, len(lam)) - 1]})
+    return pd.DataFrame(rows)
