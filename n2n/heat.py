@@ -145,17 +145,27 @@ def frame_signature(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return table.index.to_numpy(), table.to_numpy()
 
 
+def layer_means(ts: np.ndarray, signature: np.ndarray, nodes: pd.DataFrame) -> pd.DataFrame:
+    """Mean S(t) over the channels of each activation tensor ("heat signature per layer")."""
+    codes, tensors = pd.factorize(nodes["tensor"], sort=False)
+    counts = np.bincount(codes)
+    rows = [pd.DataFrame({"t": t, "layer": np.arange(len(tensors)), "tensor": tensors,
+                          "mean_S": np.bincount(codes, weights=s) / counts}) for t, s in zip(ts, signature)]
+    return pd.concat(rows, ignore_index=True)
+
+
 def run_heat_signature(adjacency_path: str, nodes_path: str, heat_path: str, distance_path: str,
-                       reference_heat_path: str | None, t_min: float, t_max: float, t_points: int,
-                       t_sat: float, kind: str, tol: float) -> None:
-    """The heat_signature stage: S(t) of one cell, and F(t) against its dense reference's S(t)."""
+                       layers_path: str, scree_path: str, reference_heat_path: str | None,
+                       connectivity: dict) -> None:
+    """The heat_signature stage: S(t) of one cell, F(t) against its dense reference, per-layer means, scree."""
     from n2n.io import write_parquet
 
+    c = connectivity
     adjacency = sp.load_npz(adjacency_path)
     nodes = pd.read_parquet(nodes_path)
     sources = nodes["is_source"].to_numpy(dtype=float)
-    ts = t_grid(t_min, t_max, t_points, t_sat)
-    signature = heat_signature(adjacency, sources, ts, kind, tol)
+    ts = t_grid(c["t_min"], c["t_max"], c["t_points"], c["t_sat"])
+    signature = heat_signature(adjacency, sources, ts, c["laplacian"], c["tol"])
     if reference_heat_path is None:
         f = np.zeros(len(ts))
     else:
@@ -165,8 +175,16 @@ def run_heat_signature(adjacency_path: str, nodes_path: str, heat_path: str, dis
         order = np.argsort(ts)
         f = np.empty(len(ts))
         f[order] = distance(ref, signature[order])
+    spectrum = laplacian_spectrum(adjacency, c["laplacian"], c["scree_max_nodes"])
+    if spectrum is None:
+        log.warning("scree skipped: %d nodes > scree_max_nodes = %d", adjacency.shape[0], c["scree_max_nodes"])
+        scree_frame = pd.DataFrame({"t": [], "fraction": [], "K": [], "alpha": []})
+    else:
+        scree_frame = scree(spectrum, ts, np.linspace(0.0, c["scree_max_fraction"], 21)[1:])
     write_parquet(heat_path, signature_frame(ts, signature))
     write_parquet(distance_path, pd.DataFrame({"t": ts, "F": f}))
+    write_parquet(layers_path, layer_means(ts, signature, nodes))
+    write_parquet(scree_path, scree_frame)
 
 
 def laplacian_spectrum(adjacency: sp.spmatrix, kind: str = "unnormalised", max_nodes: int = 8000) -> np.ndarray | None:

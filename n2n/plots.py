@@ -70,6 +70,30 @@ def heat_signature_figure(frame: pd.DataFrame) -> plt.Figure:
     return grid.figure
 
 
+def heat_layers_figure(frame: pd.DataFrame, t_sat: float) -> plt.Figure:
+    """Mean heat per layer at t_sat, one line per method, one panel per (model, density)."""
+    frame = frame[np.isclose(frame["t"], t_sat)]
+    frame = frame.assign(panel=frame["model"] + " d=" + frame["density"].astype(str))
+    grid = sns.relplot(data=frame, x="layer", y="mean_S", hue="method", col="panel", col_wrap=4, kind="line",
+                       errorbar=("pi", 100), height=3, aspect=1.2, facet_kws={"sharex": False})
+    grid.set(yscale="log")
+    grid.set_axis_labels("layer (activation index)", f"mean S(t={t_sat:g}) over channels")
+    grid.set_titles("{col_name}")
+    return grid.figure
+
+
+def scree_figure(frame: pd.DataFrame, t_sat: float) -> plt.Figure:
+    """alpha(K, t_sat) against K (percent of eigenvalues), per method (paper's Figure 4)."""
+    frame = frame[np.isclose(frame["t"], t_sat)]
+    frame = frame.assign(panel=frame["model"] + " d=" + frame["density"].astype(str),
+                         percent=100 * frame["fraction"])
+    grid = sns.relplot(data=frame, x="percent", y="alpha", hue="method", col="panel", col_wrap=4, kind="line",
+                       errorbar=("pi", 100), height=3, aspect=1.2)
+    grid.set_axis_labels("K (% of eigenvalues)", f"alpha(K, t={t_sat:g})")
+    grid.set_titles("{col_name}")
+    return grid.figure
+
+
 def _read_cells(inputs: list[str], keys: list[dict[str, Any]]) -> pd.DataFrame:
     frames = []
     for path, key in zip(inputs, keys):
@@ -82,9 +106,13 @@ def _read_cells(inputs: list[str], keys: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 FIGURES = {"convergence": convergence_figure, "skip_comparison": skip_comparison_figure,
-           "heat_signature": heat_signature_figure}
+           "heat_signature": heat_signature_figure, "heat_layers": heat_layers_figure, "scree": scree_figure}
+NEEDS_T_SAT = {"heat_layers", "scree"}
 
 
-def run_figure(name: str, inputs: list[str], keys: list[dict[str, Any]], png_path: str, pdf_path: str) -> None:
+def run_figure(name: str, inputs: list[str], keys: list[dict[str, Any]], png_path: str, pdf_path: str,
+               t_sat: float = 1.0) -> None:
     sns.set_theme(style="whitegrid", context="paper")
-    _save(FIGURES[name](_read_cells(inputs, keys)), png_path, pdf_path)
+    frame = _read_cells(inputs, keys)
+    fig = FIGURES[name](frame, t_sat) if name in NEEDS_T_SAT else FIGURES[name](frame)
+    _save(fig, png_path, pdf_path)

@@ -10,6 +10,8 @@ FIGURES = {
     "convergence": ("figures", "convergence", "metrics.parquet"),
     "skip_comparison": ("figures", "skip_comparison", "acc.json"),
     "heat_signature": ("tables", "table3", "heat_distance.parquet"),
+    "heat_layers": ("tables", "table3", "heat_layers.parquet"),
+    "scree": ("tables", "table3", "scree.parquet"),
 }
 
 
@@ -59,6 +61,7 @@ rule figure:
         FIG + "/logs/{figure}.benchmark.tsv"
     params:
         cells=lambda wc: cell_keys(*FIGURES[wc.figure][:2]),
+        t_sat=config["connectivity"]["t_sat"],
     threads: 1
     resources:
         mem_mb=res("aggregate", "mem_mb"),

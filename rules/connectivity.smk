@@ -31,6 +31,8 @@ rule heat_signature:
     output:
         heat=CELL + "/heat.parquet",
         distance=CELL + "/heat_distance.parquet",
+        layers=CELL + "/heat_layers.parquet",
+        scree=CELL + "/scree.parquet",
     log:
         CELL + "/logs/heat_signature.log",
     benchmark:

@@ -31,7 +31,7 @@ def test_tiny_grid_writes_every_table_and_figure(tiny_run):
     assert set(table1["method"]) == {"dense", "rp", "n2nskip-rp", "resskip-csp"}
     table3 = pd.read_parquet(results / "tables" / "table3.parquet")
     assert table3["is_t_sat"].sum() == 3 and table3["t"].nunique() == 16 + 2  # grid + t_sat + infinity
-    for name in ("convergence", "skip_comparison", "heat_signature"):
+    for name in ("convergence", "skip_comparison", "heat_signature", "heat_layers", "scree"):
         for ext in ("png", "pdf"):
             assert (results / "figures" / f"{name}.{ext}").stat().st_size > 1000
 
@@ -53,6 +53,10 @@ def test_cell_outputs_are_documented_and_exact(tiny_run):
         assert list(nodes.columns) == ["node", "tensor", "channel", "is_source"]
         heat = pd.read_parquet(cell / "heat.parquet")
         assert list(heat.columns) == ["t", "node", "S"] and len(heat) == 18 * len(nodes)
+        scree = pd.read_parquet(cell / "scree.parquet")
+        assert scree["alpha"].between(0, 1).all() and len(scree) == 17 * 20
+        layers = pd.read_parquet(cell / "heat_layers.parquet")
+        assert layers["tensor"].nunique() == nodes["tensor"].nunique()
         assert not list(cell.glob("*.tmp*")) and not (cell / "train_checkpoint.pt").exists()
     assert (tmp / "results/vgg19/digits/n2nskip-rp/0.1/seed0/skip_mask.npz").exists()
     assert not (tmp / "results/vgg19/digits/rp/0.1/seed0/skip_mask.npz").exists()
