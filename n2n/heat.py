@@ -203,7 +203,7 @@ def scree(eigenvalues: np.ndarray, ts: np.ndarray, fractions: np.ndarray) -> pd.
     rows = []
     for t in ts[np.isfinite(ts)]:
         weights = np.exp(-t * (lam - lam[0]))  # shift for range; the ratio is unchanged
-        cumulative = np.cumsum(weights) / weights.sum()
+        cumulative = np.minimum(np.cumsum(weights) / weights.sum(), 1.0)  # round-off can pass 1
         for fraction in fractions:
             k = max(1, int(round(fraction * len(eigenvalues))))
             rows.append({"t": t, "fraction": fraction, "K": k, "alpha": cumulative[min(k, len(lam)) - 1]})
