@@ -16,18 +16,16 @@ def connectivity_command(args: argparse.Namespace) -> int:
 
     registry.check_cell(args.model, args.dataset, args.pruner, float(args.density))
     skips = {"share": args.skip_share, "every": 3, "kernel_size": "target", "batchnorm": True, "resample": "maxpool"}
-    batch_fn = None
-    if registry.split_method(args.pruner)[1] == "csp":
+    def data_fn():
         from n2n.data import load_dataset
 
-        def batch_fn():
-            return load_dataset(args.dataset, args.data_root).first_batch(128)
+        return load_dataset(args.dataset, args.data_root)
 
     ts = t_grid(args.t_min, args.t_max, args.t_points, args.t_sat)
     began = time.perf_counter()
     signatures = {}
     for method, density in (("dense", 1.0), (args.pruner, float(args.density))):
-        net = network_at_init(args.model, args.dataset, method, density, args.seed, args.width, skips, batch_fn)
+        net = network_at_init(args.model, args.dataset, method, density, args.seed, args.width, skips, data_fn)
         adjacency, nodes = channel_graph(net, args.weighting)
         sources = nodes["is_source"].to_numpy(float)
         signatures[method] = heat_signature(adjacency, sources, ts, args.laplacian, args.tol)

@@ -17,7 +17,7 @@ import yaml
 from n2n import registry
 
 SCHEMA_FILE = "schemas/config.schema.yaml"
-GRIDS = (("tables", "table1"), ("tables", "table2"), ("tables", "table3"),
+GRIDS = (("tables", "table1"), ("tables", "table2"), ("tables", "table3"), ("tables", "pruners"),
          ("figures", "skip_comparison"), ("figures", "convergence"))
 
 

@@ -21,9 +21,12 @@ def density_report(model: torch.nn.Module, masks: dict[str, torch.Tensor]) -> di
         raise RuntimeError(f"{leaked} pruned weights are nonzero after training: the masks were not enforced")
     dense = reference_count(model)
     total = sum(nonzero.values())
+    layers = {n: nonzero[n] / p.numel() for n, p in params.items() if not is_skip(n)}
     return {"params_nonzero": total, "params_dense": dense, "density": total / dense,
             "skip_params_nonzero": sum(v for n, v in nonzero.items() if is_skip(n)),
-            "mask_kept": int(sum(int(m.sum()) for m in masks.values()))}
+            "mask_kept": int(sum(int(m.sum()) for m in masks.values())),
+            "layer_densities": layers, "layer_density_min": min(layers.values()),
+            "layer_density_max": max(layers.values())}
 
 
 def run_evaluate(model_path: str, mask_path: str, out_path: str, dataset: str, data_root: str,

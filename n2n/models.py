@@ -34,6 +34,7 @@ class Arch:
     in_channels: int
     num_classes: int
     imagenet_stem: bool = False
+    image_size: int = 32
     width: float = 1.0
     skip_kind: str | None = None  # None | "n2nskip" | "resskip"
     skip_every: int = 3
@@ -266,6 +267,7 @@ def make_arch(model: str, dataset: str, method: str, width: float, skips: dict[s
     info = dataset_info(dataset)
     skip_kind, _ = split_method(method)
     return Arch(model=model, in_channels=info.channels, num_classes=info.classes,
-                imagenet_stem=info.image_size >= 128, width=float(width), skip_kind=skip_kind,
+                imagenet_stem=info.image_size >= 128, image_size=info.image_size, width=float(width),
+                skip_kind=skip_kind,
                 skip_every=int(skips["every"]), skip_kernel_size=skips["kernel_size"],
                 skip_batchnorm=bool(skips["batchnorm"]), skip_resample=skips["resample"])

@@ -94,6 +94,32 @@ def scree_figure(frame: pd.DataFrame, t_sat: float) -> plt.Figure:
     return grid.figure
 
 
+def pruner_comparison_figure(frame: pd.DataFrame) -> plt.Figure:
+    """Test accuracy of every pruner without and with N2NSkip, one panel per (model, density)."""
+    frame = frame.assign(pruner=frame["method"].str.replace(r"^(n2nskip|resskip)-", "", regex=True),
+                         skips=np.where(frame["method"].str.startswith("n2nskip-"), "with N2NSkip", "without"),
+                         panel=frame["model"] + " " + frame["dataset"] + " d=" + frame["density"].astype(str))
+    grid = sns.catplot(data=frame, x="pruner", y="test_accuracy", hue="skips", col="panel", kind="bar",
+                       errorbar="sd", height=3.5, aspect=1.4, hue_order=["without", "with N2NSkip"])
+    grid.set_axis_labels("pruner", "test accuracy (%)")
+    grid.set_titles("{col_name}")
+    return grid.figure
+
+
+def layer_densities_figure(frame: pd.DataFrame) -> plt.Figure:
+    """Density of every sequential layer, per method: the allocation each pruner chose (SCL learns it)."""
+    rows = [{"model": r.model, "density": r.density, "method": r.method, "layer": i, "layer_density": v}
+            for r in frame.itertuples() for i, v in enumerate(r.layer_densities.values())]
+    data = pd.DataFrame(rows)
+    data = data.assign(panel=data["model"] + " d=" + data["density"].astype(str))
+    grid = sns.relplot(data=data, x="layer", y="layer_density", hue="method", col="panel", kind="line",
+                       errorbar=("pi", 100), height=3.5, aspect=1.4)
+    grid.set(yscale="log")
+    grid.set_axis_labels("prunable layer (network order)", "kept fraction")
+    grid.set_titles("{col_name}")
+    return grid.figure
+
+
 def _read_cells(inputs: list[str], keys: list[dict[str, Any]]) -> pd.DataFrame:
     frames = []
     for path, key in zip(inputs, keys):
@@ -106,7 +132,8 @@ def _read_cells(inputs: list[str], keys: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 FIGURES = {"convergence": convergence_figure, "skip_comparison": skip_comparison_figure,
-           "heat_signature": heat_signature_figure, "heat_layers": heat_layers_figure, "scree": scree_figure}
+           "heat_signature": heat_signature_figure, "heat_layers": heat_layers_figure, "scree": scree_figure,
+           "pruner_comparison": pruner_comparison_figure, "layer_densities": layer_densities_figure}
 NEEDS_T_SAT = {"heat_layers", "scree"}
 
 

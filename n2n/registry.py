@@ -17,7 +17,15 @@ PRUNERS: dict[str, str] = {
     "dense": "n2n.pruners.dense:DensePruner",
     "rp": "n2n.pruners.random:RandomPruner",
     "csp": "n2n.pruners.csp:ConnectionSensitivityPruner",
+    "scl": "n2n.pruners.scl:SparseConnectivityLearning",
+    "grasp": "n2n.pruners.grasp:GraSPPruner",
+    "synflow": "n2n.pruners.synflow:SynFlowPruner",
+    "mag": "n2n.pruners.magnitude:MagnitudePruner",
+    "erp": "n2n.pruners.expander:ExpanderRandomPruner",
 }
+
+# pruners that train (their prune jobs get the `prune_learned` resources)
+LEARNED_PRUNERS: tuple[str, ...] = ("scl",)
 
 CIFAR_FOLDERS: dict[str, str] = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 

@@ -30,7 +30,9 @@ def accuracy_table(name: str, results: list[dict[str, Any]]) -> pd.DataFrame:
     """Table 1 or 2 from acc.json contents: accuracy (and measured density) per cell over seeds."""
     frame = pd.DataFrame(results)
     table = _summarise(frame, KEYS, "test_accuracy")
-    table["measured_density"] = frame.groupby(KEYS, sort=False)["measured_density"].mean().to_numpy()
+    means = frame.groupby(KEYS, sort=False)[["measured_density", "layer_density_min", "layer_density_max"]].mean()
+    for column in means:
+        table[column] = means[column].to_numpy()
     table.insert(4, "statistic", "test_accuracy")
     ref = load_reference(name).rename(columns={"mean": "paper", "std": "paper_std"})
     table = table.merge(ref, on=KEYS, how="left")
@@ -74,7 +76,21 @@ def markdown(table: pd.DataFrame, title: str, fmt: str = ".2f") -> str:
     return "\n".join(lines) + "\n"
 
 
+def layer_range_markdown(table: pd.DataFrame) -> str:
+    """How each method spreads its weights over layers: min-max of the layer-wise densities."""
+    rows = {(r.model, r.method, r.dataset, r.density): f"{r.layer_density_min:.3f} – {r.layer_density_max:.3f}"
+            for r in table.itertuples()}
+    wide = pd.Series(rows).unstack([2, 3]).reindex(list(dict.fromkeys(zip(table["model"], table["method"]))))
+    out = ["## Layer-wise density (min – max over layers; uniform pruners have min = max)", "",
+           "| model | method | " + " | ".join(f"{d} d={x:g}" for d, x in wide.columns) + " |",
+           "|---|---|" + "---|" * len(wide.columns)]
+    for (model, method), row in wide.iterrows():
+        out.append(f"| {model} | {method} | " + " | ".join(str(v) for v in row.tolist()) + " |")
+    return "\n".join(out) + "\n"
+
+
 TITLES = {"table1": "Table 1: test accuracy (%)", "table2": "Table 2: ImageNet top-1 accuracy (%)",
+          "pruners": "Pruners with and without N2NSkip: test accuracy (%)",
           "table3": "Table 3: connectivity distance F to the dense reference"}
 
 
@@ -92,9 +108,13 @@ def run_table(name: str, inputs: list[str], keys: list[dict[str, Any]], parquet_
         for path, key in zip(inputs, keys):
             with open(path) as fh:
                 acc = json.load(fh)
-            results.append({**key, "test_accuracy": acc["test_accuracy"], "measured_density": acc["density"]})
+            results.append({**key, "test_accuracy": acc["test_accuracy"], "measured_density": acc["density"],
+                            "layer_density_min": acc["layer_density_min"],
+                            "layer_density_max": acc["layer_density_max"]})
         table = accuracy_table(name, results)
         text = markdown(table, TITLES[name])
+        if name == "pruners":
+            text += "\n" + layer_range_markdown(table)
     write_parquet(parquet_path, table)
     write_text(markdown_path, text)
     return table

@@ -5,6 +5,7 @@ TABLES = {
     "table1": ("tables", "table1", "acc.json"),
     "table2": ("tables", "table2", "acc.json"),
     "table3": ("tables", "table3", "heat_distance.parquet"),
+    "pruners": ("tables", "pruners", "acc.json"),
 }
 FIGURES = {
     "convergence": ("figures", "convergence", "metrics.parquet"),
@@ -12,6 +13,8 @@ FIGURES = {
     "heat_signature": ("tables", "table3", "heat_distance.parquet"),
     "heat_layers": ("tables", "table3", "heat_layers.parquet"),
     "scree": ("tables", "table3", "scree.parquet"),
+    "pruner_comparison": ("tables", "pruners", "acc.json"),
+    "layer_densities": ("tables", "pruners", "acc.json"),
 }
 
 
@@ -76,7 +79,7 @@ for _name in TABLES:
 
     rule:
         name:
-            _name
+            _name if _name.startswith("table") else f"table_{_name}"
         input:
             expand(T + "/{table}.{ext}", table=_name, ext=("parquet", "md")),
 

@@ -49,6 +49,12 @@ def res(rule, key, default=None):
     return resources.get(rule, {}).get(key, resources["default"].get(key, default))
 
 
+def prune_res(wc, key, default=None):
+    """Resources of the prune rule; learned pruners use `resources.prune_learned`."""
+    _, base = registry.split_method(wc.pruner)
+    return res("prune_learned" if base in registry.LEARNED_PRUNERS else "prune", key, default)
+
+
 def recipe(wc):
     return n2n.config.training_recipe(config, wc.dataset)
 

@@ -14,11 +14,14 @@ rule prune:
         width=config["width"],
         skips=config["skips"],
         data_root=DATA,
-        csp_batch_size=config["pruning"]["csp_batch_size"],
+        options=config["pruning"],
+        device=config["device"],
     threads: res("prune", "threads", 1)
     resources:
-        mem_mb=res("prune", "mem_mb"),
-        runtime=res("prune", "runtime"),
+        # learned pruners (scl) train: they take the `prune_learned` resources, GPU included
+        mem_mb=lambda wc: prune_res(wc, "mem_mb"),
+        runtime=lambda wc: prune_res(wc, "runtime"),
+        gpu=lambda wc: prune_res(wc, "gpu", 0),
     conda:
         ENV
     script:

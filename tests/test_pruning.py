@@ -36,7 +36,7 @@ def cell_masks(model, method, density, seed=0):
     data = load_digits_data()
     density = 1.0 if method == "dense" else density
     arch = make_arch(model, "digits", method, 0.125, SMALL_SKIPS)
-    masks, meta = prune(arch, method, density, seed, 0.5, lambda: data.first_batch(128))
+    masks, meta = prune(arch, method, density, seed, 0.5, lambda: data)
     if arch.skip_kind:
         masks, meta = add_skips(arch, masks, meta, seed)
     return arch, masks, meta, data
@@ -79,7 +79,7 @@ def test_csp_scores_are_abs_grad_times_weight():
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3, bias=False))
     x, y = torch.randn(8, 1, 2, 2), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
     params = prunable_parameters(net)
-    scores = load_pruner("csp").score(net, params, (x, y), torch.Generator())
+    scores = load_pruner("csp").score(net, params, FixedBatch(x, y), torch.Generator())
     w = net[1].weight.detach()
     torch.nn.functional.cross_entropy(net(x), y).backward()
     expected = (net[1].weight.grad * w).abs()
@@ -119,3 +119,113 @@ def test_skips_match_the_paper_layout():
     ref = build_model(arch.sequential(), 0)
     for name, p in prunable_parameters(ref).items():
         torch.testing.assert_close(p, prunable_parameters(net)[name])
+
+
+class FixedBatch:
+    def __init__(self, x, y):
+        self.batch = (x, y)
+
+    def first_batch(self, n):
+        return self.batch
+
+
+# --- the extra pruners: each reaches its density exactly and ranks weights as its definition says
+
+EXTRA = ["scl", "n2nskip-scl", "grasp", "n2nskip-grasp", "synflow", "n2nskip-synflow", "mag", "erp", "n2nskip-erp"]
+
+
+@pytest.mark.parametrize("method", EXTRA)
+def test_extra_pruners_reach_density_exactly_and_deterministically(method):
+    arch, masks, meta, _ = cell_masks("vgg19", method, 0.05, seed=1)
+    reference = meta["reference_count"]
+    assert sum(int(m.sum()) for m in masks.values()) == int(round(0.05 * reference))
+    _, again, _, _ = cell_masks("vgg19", method, 0.05, seed=1)
+    assert all(torch.equal(masks[n], again[n]) for n in masks)
+
+
+def tiny_mlp():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3, bias=False), torch.nn.ReLU(),
+                               torch.nn.Linear(3, 2, bias=False))
+
+
+def test_magnitude_keeps_the_largest_weights():
+    net = tiny_mlp()
+    params = prunable_parameters(net)
+    masks = load_pruner("mag").prune(net, params, None, torch.Generator(), 5)
+    flat = torch.cat([p.detach().abs().flatten() for p in params.values()])
+    kept = torch.cat([m.flatten() for m in masks.values()])
+    assert flat[kept].min() >= flat[~kept].max()
+
+
+def test_synflow_scores_are_data_free_path_products():
+    class Net(torch.nn.Module):  # y = w2 * relu(w1 x), one input, one hidden unit, two hidden -> out
+        def __init__(self):
+            super().__init__()
+            self.arch = type("A", (), {"in_channels": 1, "image_size": 1})()
+            self.fc1 = torch.nn.Linear(1, 2, bias=False)
+            self.fc2 = torch.nn.Linear(2, 1, bias=False)
+
+        def forward(self, x):
+            return self.fc2(torch.relu(self.fc1(x.flatten(1))))
+
+    net = Net()
+    with torch.no_grad():
+        net.fc1.weight.copy_(torch.tensor([[2.0], [-3.0]]))
+        net.fc2.weight.copy_(torch.tensor([[0.5, -4.0]]))
+    params = prunable_parameters(net)
+    scores = load_pruner("synflow").score(net, params, None, torch.Generator())
+    # R = |w1a||w2a| + |w1b||w2b| = 1 + 12; score(w) = |w dR/dw| = the path product through w
+    torch.testing.assert_close(scores["fc1.weight"], torch.tensor([[1.0], [12.0]]))
+    torch.testing.assert_close(scores["fc2.weight"], torch.tensor([[1.0, 12.0]]))
+    assert net.fc1.weight[1, 0].item() == -3.0  # weights restored
+
+
+def test_grasp_hessian_gradient_product_matches_autograd():
+    from n2n.pruners.grasp import hessian_gradient_product
+
+    net = tiny_mlp()
+    x, y = torch.randn(6, 1, 2, 2), torch.tensor([0, 1, 0, 1, 1, 0])
+    params = prunable_parameters(net)
+    hg = hessian_gradient_product(net, params, x, y, temperature=2.0)
+    names = list(params)
+    flat = torch.cat([params[n].detach().flatten() for n in names])
+    shapes = [params[n].shape for n in names]
+
+    def loss_of(vector):
+        pieces, start = {}, 0
+        for n, shape in zip(names, shapes):
+            pieces[n] = vector[start:start + shape.numel()].view(shape)
+            start += shape.numel()
+        out = torch.func.functional_call(net, pieces, (x,))
+        return torch.nn.functional.cross_entropy(out / 2.0, y)
+
+    g = torch.autograd.functional.jacobian(loss_of, flat)
+    hessian = torch.autograd.functional.hessian(loss_of, flat)
+    expected = hessian @ g
+    torch.testing.assert_close(torch.cat([hg[n].flatten() for n in names]), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_scl_gradient_normalisation_and_learned_allocation():
+    from n2n.pruners.scl import normalise_per_feature, regulariser_weight
+
+    g = torch.tensor([[3.0, 4.0], [0.0, 0.001]])
+    out = normalise_per_feature(g)
+    assert torch.allclose(out.pow(2).mean(dim=1), torch.ones(2))  # every feature's RMS is 1
+    scores = {"a": torch.tensor([0.5, -0.2, 0.9]), "b": torch.tensor([0.1, 0.3])}
+    shift = regulariser_weight(scores, 2)
+    assert sum(int((s - shift > 0).sum()) for s in scores.values()) == 2
+    arch, masks, meta, _ = cell_masks("vgg19", "scl", 0.1)
+    report = meta["pruner_report"]
+    assert abs(report["scl_reached_fraction"] / report["scl_target_fraction"] - 1) < 0.01
+    fractions = [float(m.float().mean()) for m in masks.values()]
+    assert max(fractions) - min(fractions) > 0.02  # learned, not uniform
+
+
+def test_erp_keeps_whole_kernels():
+    _, masks, _, _ = cell_masks("vgg19", "erp", 0.1)
+    for name, m in masks.items():
+        if m.dim() == 4:
+            per_kernel = m.flatten(2).sum(dim=2)
+            partial = ((per_kernel > 0) & (per_kernel < m.shape[2] * m.shape[3])).sum()
+            assert partial <= 1, name  # at most one partly filled kernel per layer

@@ -29,7 +29,7 @@ run_train(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], "digits", "data", 
 def mask_file(tmp_path_factory):
     data = load_digits_data()
     arch = make_arch("resnet50", "digits", "n2nskip-csp", 0.125, SMALL_SKIPS)
-    masks, meta = prune(arch, "n2nskip-csp", 0.05, 0, 0.5, lambda: data.first_batch(128))
+    masks, meta = prune(arch, "n2nskip-csp", 0.05, 0, 0.5, lambda: data)
     from n2n.skips import add_skips
 
     masks, meta = add_skips(arch, masks, meta, 0)

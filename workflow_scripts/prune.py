@@ -14,6 +14,7 @@ with job_logging(snakemake.log[0]):  # noqa: F821
         width=snakemake.params.width,  # noqa: F821
         skips=snakemake.params.skips,  # noqa: F821
         data_root=snakemake.params.data_root,  # noqa: F821
-        csp_batch_size=snakemake.params.csp_batch_size,  # noqa: F821
+        options=snakemake.params.options,  # noqa: F821
+        device=snakemake.params.device,  # noqa: F821
         threads=snakemake.threads,  # noqa: F821
     )

@@ -12,18 +12,18 @@ from typing import Any, Callable
 import torch
 
 from n2n import registry
-from n2n.pruners.base import Batch, Pruner
+from n2n.pruners.base import Pruner
 
 
-def load_pruner(name: str) -> Pruner:
+def load_pruner(name: str, options: dict[str, Any] | None = None) -> Pruner:
     if name not in registry.PRUNERS:
         raise registry.UnknownNameError(f"unknown pruner {name!r}: expected one of {', '.join(registry.PRUNERS)}")
     module, cls = registry.PRUNERS[name].split(":")
-    return getattr(importlib.import_module(module), cls)()
+    return getattr(importlib.import_module(module), cls)(options)
 
 
-def prune(arch, method: str, density: float, seed: int, share: float,
-          batch_fn: Callable[[], Batch] | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def prune(arch, method: str, density: float, seed: int, share: float, data_fn: Callable[[], Any] | None = None,
+          options: dict[str, Any] | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Masks of the sequential weights for one cell, and the budget left for skips.
 
     The network is the cell's sequential network at its initialisation for `seed` (the same
@@ -35,7 +35,7 @@ def prune(arch, method: str, density: float, seed: int, share: float,
 
     _, base = registry.split_method(method)
     registry.check_density(method, density)
-    pruner = load_pruner(base)
+    pruner = load_pruner(base, options)
     net = build_model(arch.sequential(), seed)
     reference = reference_count(net)
     total = int(round(density * reference))
@@ -43,20 +43,23 @@ def prune(arch, method: str, density: float, seed: int, share: float,
     count = total - budget
     if base == "dense" and count != reference:
         raise ValueError("the dense method keeps every weight: its density is 1.0")
-    batch = batch_fn() if pruner.needs_data and batch_fn is not None else None
+    data = data_fn() if pruner.needs_data and data_fn is not None else None
     params = prunable_parameters(net)
+    fingerprint = init_fingerprint(net)  # before pruning: learned pruners (scl) change the weights
     generator = torch.Generator().manual_seed(seed)
-    masks = pruner.mask(pruner.score(net, params, batch, generator), count)
+    masks = pruner.prune(net, params, data, generator, count)
     meta = {
         "stage": "prune", "method": method, "pruner": base, "target_density": density, "seed": seed,
         "reference_count": reference, "total_budget": total, "sequential_kept": count, "skip_budget": budget,
-        "skip_share": share, "init_fingerprint": init_fingerprint(net), "arch": arch.to_dict(),
+        "skip_share": share, "init_fingerprint": fingerprint, "arch": arch.to_dict(),
+        "pruner_report": pruner.report,
     }
     return masks, meta
 
 
 def run_prune(out_path: str, model: str, dataset: str, method: str, density: float, seed: int,
-              width: float, skips: dict[str, Any], data_root: str, csp_batch_size: int, threads: int = 1) -> None:
+              width: float, skips: dict[str, Any], data_root: str, options: dict[str, Any],
+              device: str = "cpu", threads: int = 1) -> None:
     """The prune stage: masks of the cell's sequential weights at its initialisation."""
     from n2n.data import load_dataset
     from n2n.masks import save_masks
@@ -66,8 +69,9 @@ def run_prune(out_path: str, model: str, dataset: str, method: str, density: flo
     registry.check_cell(model, dataset, method, density)
     arch = make_arch(model, dataset, method, width, skips)
 
-    def batch_fn() -> Batch:
-        return load_dataset(dataset, data_root).first_batch(csp_batch_size)
+    def data_fn():
+        return load_dataset(dataset, data_root)
 
-    masks, meta = prune(arch, method, float(density), seed, float(skips["share"]), batch_fn)
+    masks, meta = prune(arch, method, float(density), seed, float(skips["share"]), data_fn,
+                        {**options, "device": device})
     save_masks(out_path, masks, {**meta, "dataset": dataset})

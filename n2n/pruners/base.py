@@ -2,12 +2,15 @@
 
 `scope = "global"` keeps the top `count` scores over the whole network; `scope = "layer"` splits
 `count` over layers in proportion to their sizes (every layer at the same density) first.
+A pruner that needs more than score-then-mask (iterative SynFlow, learned SCL) overrides `prune`.
+`data` is the cell's data set (`first_batch(n)`, `train_batches(...)`), given to pruners with
+`needs_data`; `options` is the config's `pruning` section.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -21,10 +24,19 @@ class Pruner(ABC):
     scope: ClassVar[str] = "global"
     needs_data: ClassVar[bool] = False
 
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        self.options = options or {}
+        self.report: dict[str, Any] = {}  # what the pruner measured, saved in the mask file's metadata
+
     @abstractmethod
-    def score(self, model: nn.Module, params: dict[str, nn.Parameter], batch: Batch | None,
+    def score(self, model: nn.Module, params: dict[str, nn.Parameter], data: Any,
               generator: torch.Generator) -> dict[str, torch.Tensor]:
         """A score per weight (higher = keep), same shapes as `params`, on the CPU."""
+
+    def prune(self, model: nn.Module, params: dict[str, nn.Parameter], data: Any, generator: torch.Generator,
+              count: int) -> dict[str, torch.Tensor]:
+        """Masks keeping exactly `count` weights."""
+        return self.mask(self.score(model, params, data, generator), count)
 
     def mask(self, scores: dict[str, torch.Tensor], count: int) -> dict[str, torch.Tensor]:
         """Exactly `count` kept weights in all."""

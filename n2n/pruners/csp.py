@@ -16,10 +16,10 @@ class ConnectionSensitivityPruner(Pruner):
     scope = "global"
     needs_data = True
 
-    def score(self, model, params, batch, generator):
-        if batch is None:
-            raise ValueError("csp needs a batch of training data")
-        x, y = batch
+    def score(self, model, params, data, generator):
+        if data is None:
+            raise ValueError("csp needs training data")
+        x, y = data.first_batch(int(self.options.get("csp_batch_size", 128)))
         was_training = model.training
         model.eval()
         model.zero_grad(set_to_none=True)

@@ -10,5 +10,5 @@ from n2n.pruners.base import Pruner
 class DensePruner(Pruner):
     scope = "layer"
 
-    def score(self, model, params, batch, generator):
+    def score(self, model, params, data, generator):
         return {n: torch.ones(p.shape) for n, p in params.items()}

@@ -10,5 +10,5 @@ from n2n.pruners.base import Pruner
 class RandomPruner(Pruner):
     scope = "layer"
 
-    def score(self, model, params, batch, generator):
+    def score(self, model, params, data, generator):
         return {n: torch.rand(p.shape, generator=generator) for n, p in params.items()}

@@ -1,0 +1,43 @@
+"""grasp: Gradient Signal Preservation (Wang et al. 2020).
+
+score = w * (H g), H the Hessian and g the gradient of the loss (logits divided by a temperature,
+`grasp_temperature`, default 200 as in the paper) on one batch of training data; the global top-k
+is kept (removing the highest -w * Hg, as GraSP does). Hg comes from a second backward pass
+through g^T stopgrad(g).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from n2n.pruners.base import Pruner
+
+
+def hessian_gradient_product(model, params, x, y, temperature):
+    """(H g) for every parameter in `params`, by double backward."""
+    names = list(params)
+    tensors = [params[n] for n in names]
+    loss = F.cross_entropy(model(x) / temperature, y)
+    stopped = [g.detach() for g in torch.autograd.grad(loss, tensors)]
+    loss = F.cross_entropy(model(x) / temperature, y)
+    grads = torch.autograd.grad(loss, tensors, create_graph=True)
+    dot = sum((g * s).sum() for g, s in zip(grads, stopped))
+    return dict(zip(names, torch.autograd.grad(dot, tensors)))
+
+
+class GraSPPruner(Pruner):
+    scope = "global"
+    needs_data = True
+
+    def score(self, model, params, data, generator):
+        if data is None:
+            raise ValueError("grasp needs training data")
+        x, y = data.first_batch(int(self.options.get("csp_batch_size", 128)))
+        was_training = model.training
+        model.eval()
+        hg = hessian_gradient_product(model, params, x, y, float(self.options.get("grasp_temperature", 200.0)))
+        model.train(was_training)
+        scores = {n: (hg[n] * params[n].detach()).cpu() for n in params}
+        norm = abs(float(sum(s.sum() for s in scores.values()))) + 1e-12
+        return {n: s / norm for n, s in scores.items()}
