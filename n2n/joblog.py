@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,8 @@ def job_logging(path: str) -> Iterator[logging.Logger]:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    if "SLURM_JOB_ID" in os.environ:  # which cluster job ran this stage
+        root.info("SLURM job %s on %s", os.environ["SLURM_JOB_ID"], os.uname().nodename)
     try:
         yield root
     except BaseException as err:

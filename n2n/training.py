@@ -28,6 +28,24 @@ log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "n2n-train-checkpoint-v1"
 MODEL_FORMAT = "n2n-model-v1"
 KILL_AFTER_EPOCH_ENV = "N2N_KILL_AFTER_EPOCH"  # tests: SIGKILL the job after this epoch's checkpoint
+RESUMABLE_EXIT_CODE = 75  # EX_TEMPFAIL: stopped early on request, the checkpoint is current
+
+
+class StopRequested(SystemExit):
+    """SIGUSR1 (SLURM's warning before a time limit) arrived: the epoch's checkpoint is saved, exit to resume."""
+
+
+_stop_requested = False
+
+
+def _request_stop(signum, frame) -> None:  # a signal handler: only sets a flag, read after each epoch
+    global _stop_requested
+    _stop_requested = True
+
+
+def install_stop_handler() -> None:
+    """On SIGUSR1, finish the current epoch, checkpoint it and exit (SLURM: `--signal=USR1@300`)."""
+    signal.signal(signal.SIGUSR1, _request_stop)
 
 
 class CheckpointError(RuntimeError):
@@ -146,6 +164,9 @@ def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: R
                             "metrics": metrics}, tmp)
         if kill_after is not None and int(kill_after) == epoch + 1:
             os.kill(os.getpid(), signal.SIGKILL)
+        if _stop_requested and checkpoint is not None and epoch + 1 < recipe.epochs:
+            log.warning("stop requested (SIGUSR1): checkpoint of epoch %d saved, exiting to resume", epoch + 1)
+            raise StopRequested(RESUMABLE_EXIT_CODE)
     return metrics
 
 
@@ -184,6 +205,9 @@ def run_train(mask_path: str, model_path: str, metrics_path: str, checkpoint_pat
     from n2n.models import Arch, build_model, init_fingerprint
 
     torch.set_num_threads(threads)
+    install_stop_handler()
+    log.info("host %s, SLURM job %s, CUDA_VISIBLE_DEVICES=%s", os.uname().nodename,
+             os.environ.get("SLURM_JOB_ID", "-"), os.environ.get("CUDA_VISIBLE_DEVICES", "-"))
     masks, meta = load_masks(mask_path)
     arch = Arch.from_dict(meta["arch"])
     seed = int(meta["seed"])

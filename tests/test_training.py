@@ -93,3 +93,25 @@ def test_batch_augmentation_is_a_padded_crop_and_flip():
         found = any(torch.equal(out[i], w) or torch.equal(out[i], w.flip(2))
                     for dy in range(5) for dx in range(5) for w in [padded[i, :, dy:dy + 16, dx:dx + 16]])
         assert found
+
+
+def test_sigusr1_checkpoints_and_exits_to_resume(tmp_path, mask_file):
+    """SLURM's warning before a time limit: the job finishes its epoch, exits 75, and a rerun resumes."""
+    import signal
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k != KILL_AFTER_EPOCH_ENV}
+    args = [str(mask_file), str(tmp_path / "model.pt"), str(tmp_path / "metrics.parquet"), str(tmp_path / "ckpt.pt")]
+    recipe = {**RECIPE, "epochs": 12}
+    script = TRAIN_SCRIPT.replace("{recipe!r}", repr(recipe))
+    proc = subprocess.Popen([sys.executable, "-c", script, *args], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (tmp_path / "ckpt.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGUSR1)
+    assert proc.wait(timeout=120) == 75
+    stopped_at = torch.load(tmp_path / "ckpt.pt", weights_only=True)["epoch"]
+    assert 1 <= stopped_at < 12 and not (tmp_path / "model.pt").exists()
+    rerun = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert len(pd.read_parquet(tmp_path / "metrics.parquet")) == 12

@@ -1,0 +1,124 @@
+"""Live SLURM: a real one-node cluster with fake GPUs runs a small grid through `--profile slurm`.
+
+Runs as root where Debian's SLURM packages are installed (`.ci/run` installs them); skipped
+elsewhere. Checks every output, that concurrent training jobs got different GPUs, and that a
+training job cancelled mid-way (scancel) is retried and resumes from its checkpoint to the exact
+result of an uninterrupted run. Every wait is bounded; the daemons are stopped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from conftest import ROOT, SNAKEMAKE, tiny_config
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("slurmctld") is None,
+                       reason="needs root and Debian's SLURM packages (.ci/run installs them)"),
+]
+SETUP = ROOT / "tests" / "slurm" / "local_slurm.sh"
+EPOCHS = 30
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    state = tmp_path_factory.mktemp("slurm_state")
+    env = {**os.environ, "STATE_DIR": str(state), "SLURM_ACCOUNTING": "none", "FAKE_GPUS": "2", "SKIP_APT": "1"}
+    try:
+        subprocess.run(["bash", str(SETUP), "start"], env=env, check=True, timeout=180, capture_output=True)
+        yield state
+    finally:
+        subprocess.run(["scancel", "--user", "root"], timeout=30, capture_output=True)
+        subprocess.run(["bash", str(SETUP), "stop"], env=env, timeout=120, capture_output=True)
+
+
+def checkpoint_epoch(path: Path) -> int:
+    try:
+        return int(torch.load(path, weights_only=True)["epoch"])
+    except Exception:
+        return 0
+
+
+def log_times(path: Path) -> tuple[datetime, datetime]:
+    stamps = [datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S") for line in path.read_text().splitlines()
+              if re.match(r"\d{4}-\d\d-\d\d ", line)]
+    return stamps[0], stamps[-1]
+
+
+def test_demo_grid_through_the_slurm_profile(cluster, tmp_path, demo_config):
+    results = tmp_path / "results"
+    config = tiny_config(demo_config, results, seeds=[0, 1], epochs=EPOCHS,
+                         methods=["dense", "rp", "n2nskip-rp", "resskip-csp", "scl"])
+    config["resources"]["train"]["gpu"] = 1
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    cmd = [SNAKEMAKE, "--profile", "slurm", "all_tables", "--configfile", str(config_path), "--jobs", "4",
+           "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
+           "--seconds-between-status-checks", "3", "--slurm-no-account", "--latency-wait", "10"]
+    log = open(tmp_path / "snakemake.log", "w")
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        # cancel one training job once it has checkpointed two epochs
+        cancelled_cell, deadline = None, time.time() + 420
+        while cancelled_cell is None and time.time() < deadline and proc.poll() is None:
+            for ckpt in results.glob("vgg19/digits/*/*/seed*/train_checkpoint.pt"):
+                if checkpoint_epoch(ckpt) >= 2:
+                    match = re.search(r"SLURM job (\d+)", (ckpt.parent / "logs" / "train.log").read_text())
+                    if match:
+                        subprocess.run(["scancel", match.group(1)], check=True, timeout=30)
+                        cancelled_cell = ckpt.parent
+                        break
+            time.sleep(0.5)
+        assert cancelled_cell is not None, "no training job reached epoch 2 in time"
+        proc.wait(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output = (tmp_path / "snakemake.log").read_text()
+    assert proc.returncode == 0, output[-4000:]
+
+    # every table and figure; every job went through sbatch
+    for name in ("table1", "table2", "table3", "pruners"):
+        assert (results / "tables" / f"{name}.parquet").exists()
+    assert len(list((results / "figures").glob("*.png"))) == 8
+    stage_logs = list(results.glob("vgg19/digits/*/*/seed*/logs/*.log"))
+    assert stage_logs and all("SLURM job" in p.read_text() for p in stage_logs)
+    assert "submitted with SLURM jobid" in output or "SLURM jobid" in output
+
+    # each training job had a GPU of its own: overlapping jobs saw different CUDA_VISIBLE_DEVICES
+    trains = []
+    for path in results.glob("vgg19/digits/*/*/seed*/logs/train.log"):
+        gpu = re.search(r"CUDA_VISIBLE_DEVICES=(\S+)", path.read_text()).group(1)
+        assert gpu in {"0", "1"}, (path, gpu)
+        trains.append((*log_times(path), gpu))
+    for i, (a0, a1, ga) in enumerate(trains):
+        for b0, b1, gb in trains[i + 1:]:
+            if a0 < b1 and b0 < a1:
+                assert ga != gb
+
+    # the cancelled job was retried and resumed from its checkpoint ...
+    train_log = (cancelled_cell / "logs" / "train.log").read_text()
+    resumed = re.search(r"resuming from .* after epoch (\d+)", train_log)
+    assert resumed and int(resumed.group(1)) >= 2, train_log[-2000:]
+    # ... to the result of an uninterrupted run
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    mask = next(p for p in (cancelled_cell / "skip_mask.npz", cancelled_cell / "prune_mask.npz") if p.exists())
+    script = ("from n2n.training import run_train; import sys, yaml; "
+              "run_train(*sys.argv[1:5], 'digits', 'data', yaml.safe_load(open(sys.argv[5]))['training'], 'cpu', 1)")
+    subprocess.run([os.sys.executable, "-c", script, str(mask), str(fresh / "model.pt"), str(fresh / "m.parquet"),
+                    str(fresh / "ckpt.pt"), str(config_path)], check=True, timeout=300)
+    pd.testing.assert_frame_equal(pd.read_parquet(fresh / "m.parquet").drop(columns="seconds"),
+                                  pd.read_parquet(cancelled_cell / "metrics.parquet").drop(columns="seconds"))
