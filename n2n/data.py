@@ -176,10 +176,36 @@ def load_cifar(name: str, data_root: str) -> ResidentData:
     return ResidentData(DATASET_INFO[name], train_x, train_y, test_x, np.asarray(test[key]))
 
 
-class ImageFolderData:
-    """ImageNet from an ImageFolder tree, through torchvision's DataLoader with pinned memory."""
+class _JpegFiles(torch.utils.data.Dataset):
+    """ImageFolder samples as undecoded JPEG bytes: decoding happens in whole batches on the GPU."""
 
-    def __init__(self, data_root: str, num_workers: int) -> None:
+    def __init__(self, samples: list[tuple[str, int]]) -> None:
+        self.samples = samples
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int):
+        from torchvision.io import read_file
+
+        path, label = self.samples[i]
+        return read_file(path), label
+
+
+def _bytes_collate(batch):
+    return [b[0] for b in batch], torch.tensor([b[1] for b in batch])
+
+
+class ImageFolderData:
+    """ImageNet from an ImageFolder tree (Table 2).
+
+    DataLoader workers with pinned memory feed the GPU. With `decode_on_device` (default: when
+    training on CUDA) the workers only read JPEG bytes and `torchvision.io.decode_jpeg(device=...)`
+    decodes the whole batch on the GPU, where crop, flip and normalisation follow; otherwise the
+    workers decode with PIL and apply torchvision's transforms per sample.
+    """
+
+    def __init__(self, data_root: str, num_workers: int, decode_on_device: bool | None = None) -> None:
         check_data("imagenet", data_root)
         from torchvision import datasets, transforms
 
@@ -192,6 +218,7 @@ class ImageFolderData:
         self.test_set = datasets.ImageFolder(str(root / "val"), transforms.Compose([
             transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(), normalise]))
         self.num_workers = num_workers
+        self.decode_on_device = decode_on_device
         self.device = torch.device("cpu")
 
     def to(self, device: torch.device | str) -> ImageFolderData:
@@ -202,18 +229,40 @@ class ImageFolderData:
     def train_size(self) -> int:
         return len(self.train_set)
 
-    def _loader(self, dataset, batch_size: int, generator: torch.Generator | None):
+    def _on_device(self) -> bool:
+        return self.device.type == "cuda" if self.decode_on_device is None else self.decode_on_device
+
+    def _loader(self, dataset, batch_size: int, generator: torch.Generator | None, collate=None):
         return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=generator is not None,
-                                           generator=generator, num_workers=self.num_workers,
+                                           generator=generator, num_workers=self.num_workers, collate_fn=collate,
                                            pin_memory=self.device.type == "cuda", drop_last=False)
 
+    def _decode_batch(self, blobs: list[torch.Tensor], train: bool) -> torch.Tensor:
+        from torchvision.io import ImageReadMode, decode_jpeg
+        from torchvision.transforms import v2
+
+        images = decode_jpeg(blobs, mode=ImageReadMode.RGB, device=self.device)
+        ops = ([v2.RandomResizedCrop(224, antialias=True), v2.RandomHorizontalFlip()] if train
+               else [v2.Resize(256, antialias=True), v2.CenterCrop(224)])
+        shape = v2.Compose(ops)
+        batch = torch.stack([shape(img) for img in images]).float().div_(255)
+        mean = torch.tensor(self.info.mean, device=self.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.info.std, device=self.device).view(1, 3, 1, 1)
+        return (batch - mean) / std
+
+    def _batches(self, dataset, batch_size, generator, train: bool):
+        if self._on_device():
+            for blobs, y in self._loader(_JpegFiles(dataset.samples), batch_size, generator, _bytes_collate):
+                yield self._decode_batch(blobs, train), y.to(self.device, non_blocking=True)
+        else:
+            for x, y in self._loader(dataset, batch_size, generator):
+                yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
     def train_batches(self, batch_size: int, generator: torch.Generator):
-        for x, y in self._loader(self.train_set, batch_size, generator):
-            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        return self._batches(self.train_set, batch_size, generator, train=True)
 
     def test_batches(self, batch_size: int):
-        for x, y in self._loader(self.test_set, batch_size, None):
-            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        return self._batches(self.test_set, batch_size, None, train=False)
 
     def first_batch(self, batch_size: int):
         return next(iter(self._loader(self.train_set, batch_size, torch.Generator().manual_seed(0))))
@@ -237,3 +286,64 @@ def download_cifar(name: str, data_root: str) -> None:
     cls = {"cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100}[name]
     cls(data_root, train=True, download=True)
     cls(data_root, train=False, download=True)
+
+
+class _PILDataset(torch.utils.data.Dataset):
+    """A resident data set's training images as PIL images, for torchvision's per-sample transforms."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform) -> None:
+        from PIL import Image
+
+        arrays = images.cpu().permute(0, 2, 3, 1).numpy()
+        mode = "L" if arrays.shape[-1] == 1 else "RGB"
+        self.images = [Image.fromarray(a.squeeze(-1) if mode == "L" else a, mode=mode) for a in arrays]
+        self.labels = labels.cpu().tolist()
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        return self.transform(self.images[i]), self.labels[i]
+
+
+class TorchvisionData:
+    """The usual PyTorch input pipeline, as the reference for the resident path: PIL images,
+    torchvision's RandomCrop(padding) + RandomHorizontalFlip + ToTensor + Normalize per sample,
+    a shuffling DataLoader with worker processes and pinned memory. Test batches as ResidentData."""
+
+    def __init__(self, resident: ResidentData, num_workers: int = 2) -> None:
+        from torchvision import transforms
+
+        info = resident.info
+        steps = [transforms.RandomCrop(info.image_size, padding=info.crop_padding)] if info.crop_padding else []
+        if info.hflip:
+            steps.append(transforms.RandomHorizontalFlip())
+        steps += [transforms.ToTensor(), transforms.Normalize(info.mean, info.std)]
+        self.info = info
+        self.resident = resident
+        self.dataset = _PILDataset(resident.train_x, resident.train_y, transforms.Compose(steps))
+        self.num_workers = num_workers
+        self.device = torch.device("cpu")
+
+    def to(self, device: torch.device | str) -> TorchvisionData:
+        self.device = torch.device(device)
+        self.resident.to(device)  # test batches only
+        return self
+
+    @property
+    def train_size(self) -> int:
+        return len(self.dataset)
+
+    def train_batches(self, batch_size: int, generator: torch.Generator):
+        loader = torch.utils.data.DataLoader(
+            self.dataset, batch_size=batch_size, shuffle=True, generator=generator, num_workers=self.num_workers,
+            pin_memory=self.device.type == "cuda", persistent_workers=False)
+        for x, y in loader:
+            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+    def test_batches(self, batch_size: int):
+        return self.resident.test_batches(batch_size)
+
+    def first_batch(self, batch_size: int):
+        return self.resident.first_batch(batch_size)

@@ -30,7 +30,7 @@ def density_report(model: torch.nn.Module, masks: dict[str, torch.Tensor]) -> di
 
 
 def run_evaluate(model_path: str, mask_path: str, out_path: str, dataset: str, data_root: str,
-                 batch_size: int, device: str = "auto", threads: int = 1) -> dict[str, Any]:
+                 batch_size: int, device: str = "auto", threads: int = 1, precision: str = "auto") -> dict[str, Any]:
     from n2n.data import load_dataset
     from n2n.io import write_json
     from n2n.masks import load_masks
@@ -41,7 +41,8 @@ def run_evaluate(model_path: str, mask_path: str, out_path: str, dataset: str, d
     model, meta = load_model(model_path, dev)
     masks, _ = load_masks(mask_path)
     data = load_dataset(dataset, data_root).to(dev)
-    test_loss, test_accuracy = evaluate(model, data, batch_size)
+    model.to(memory_format=torch.channels_last)
+    test_loss, test_accuracy = evaluate(model, data, batch_size, precision)
     result = {
         "model": model.arch.model, "dataset": dataset, "method": meta["method"], "seed": meta["seed"],
         "target_density": meta["target_density"], "test_accuracy": test_accuracy, "test_loss": test_loss,

@@ -63,6 +63,9 @@ class Recipe:
     weight_decay: float
     eval_batch_size: int
     num_workers: int = 4
+    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on the CPU | bf16 | fp32
+    compile: bool = False  # torch.compile the model (CUDA; mode "max-autotune-no-cudagraphs")
+    pipeline: str = "resident"  # resident: data on the device, batch augmentation | dataloader: torchvision
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recipe:
@@ -82,14 +85,22 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast on CUDA (BatchNorm stays fp32 under autocast); fp32 elsewhere or when asked."""
+    use_bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16)
+
+
 @torch.no_grad()
-def evaluate(model: nn.Module, data: Any, batch_size: int) -> tuple[float, float]:
-    """(test loss, test accuracy in percent)."""
+def evaluate(model: nn.Module, data: Any, batch_size: int, precision: str = "auto") -> tuple[float, float]:
+    """(test loss, test accuracy in percent), batched, in the training precision."""
     was_training = model.training
     model.eval()
     loss_sum, correct, count = 0.0, 0, 0
+    device = next(model.parameters()).device
     for x, y in data.test_batches(batch_size):
-        out = model(x.contiguous(memory_format=torch.channels_last))
+        with autocast(device, precision):
+            out = model(x.contiguous(memory_format=torch.channels_last)).float()
         loss_sum += float(F.cross_entropy(out, y, reduction="sum"))
         correct += int((out.argmax(1) == y).sum())
         count += len(y)
@@ -122,6 +133,7 @@ def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: R
     apply_masks_(model, fmasks)
     optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                                 weight_decay=recipe.weight_decay)
+    forward = torch.compile(model, mode="max-autotune-no-cudagraphs") if recipe.compile else model
     metrics: list[dict[str, float]] = []
     start_epoch = 0
     if checkpoint is not None and checkpoint.exists():
@@ -141,8 +153,9 @@ def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: R
         generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
         loss_sum, correct, count = torch.zeros((), device=device), torch.zeros((), device=device), 0
         for x, y in data.train_batches(recipe.batch_size, generator):
-            out = model(x.contiguous(memory_format=torch.channels_last))
-            loss = F.cross_entropy(out, y)
+            with autocast(device, recipe.precision):
+                out = forward(x.contiguous(memory_format=torch.channels_last))
+                loss = F.cross_entropy(out.float(), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -150,7 +163,7 @@ def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: R
             loss_sum += loss.detach() * len(y)
             correct += (out.argmax(1) == y).sum()
             count += len(y)
-        test_loss, test_acc = evaluate(model, data, recipe.eval_batch_size)
+        test_loss, test_acc = evaluate(model, data, recipe.eval_batch_size, recipe.precision)
         row = {"epoch": epoch + 1, "lr": lr, "train_loss": float(loss_sum) / count,
                "train_accuracy": 100.0 * float(correct) / count, "test_loss": test_loss,
                "test_accuracy": test_acc, "seconds": time.perf_counter() - began}
@@ -219,6 +232,10 @@ def run_train(mask_path: str, model_path: str, metrics_path: str, checkpoint_pat
     rec = Recipe.from_dict(recipe)
     dev = resolve_device(device)
     data = load_dataset(dataset, data_root, rec.num_workers)
+    if rec.pipeline == "dataloader" and dataset != "imagenet":
+        from n2n.data import TorchvisionData
+
+        data = TorchvisionData(data, rec.num_workers)
     identity = {"mask": str(Path(mask_path).resolve()), "method": meta["method"], "seed": seed,
                 "target_density": meta["target_density"], "recipe": sorted(recipe.items())}
     identity["recipe"] = [list(kv) for kv in identity["recipe"]]

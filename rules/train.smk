@@ -43,6 +43,7 @@ rule evaluate:
     params:
         data_root=DATA,
         batch_size=lambda wc: recipe(wc)["eval_batch_size"],
+        precision=lambda wc: recipe(wc).get("precision", "auto"),
         device=config["device"],
     threads: res("evaluate", "threads", 1)
     resources:

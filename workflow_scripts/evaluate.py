@@ -13,4 +13,5 @@ with job_logging(sm.log[0]):
         batch_size=sm.params.batch_size,
         device=sm.params.device,
         threads=sm.threads,
+        precision=sm.params.precision,
     )

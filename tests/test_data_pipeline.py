@@ -1,0 +1,102 @@
+"""Input pipelines: the resident batch augmentation matches torchvision's per-sample one in
+distribution; the fast and the usual pipeline train to the same accuracy; ImageNet's loader reads
+an ImageFolder tree (PIL workers, and whole-batch JPEG decoding)."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import SMALL_SKIPS
+from n2n.data import DATASET_INFO, ImageFolderData, ResidentData, TorchvisionData, augment, load_digits_data
+
+
+def marker_positions(images: torch.Tensor) -> np.ndarray:
+    """Where the single bright pixel ended up (row, col), -1 when cropped away."""
+    flat = images.reshape(len(images), -1)
+    hit = flat.max(dim=1).values > 0.5
+    idx = flat.argmax(dim=1)
+    w = images.shape[-1]
+    return np.where(hit.numpy()[:, None], np.stack([(idx // w).numpy(), (idx % w).numpy()], 1), -1)
+
+
+def test_batch_augmentation_matches_torchvision_in_distribution():
+    from torchvision import transforms
+
+    info = DATASET_INFO["cifar10"]
+    image = np.zeros((1, 3, 32, 32), dtype=np.uint8)
+    image[0, :, 5, 9] = 255  # a marker: its position after augmentation encodes shift and flip
+    n = 20000
+    ours = augment(torch.from_numpy(image).repeat(n, 1, 1, 1), info.crop_padding, info.hflip,
+                   torch.Generator().manual_seed(0))[:, 0].float() / 255
+    tv = transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(),
+                             transforms.ToTensor()])
+    torch.manual_seed(0)
+    pil = Image.fromarray(image[0].transpose(1, 2, 0))
+    theirs = torch.stack([tv(pil)[0] for _ in range(n)])
+    a, b = marker_positions(ours), marker_positions(theirs)
+    keys = sorted({tuple(p) for p in np.concatenate([a, b])})
+    count = lambda pos: np.array([np.sum(np.all(pos == k, axis=1)) for k in keys], dtype=float)  # noqa: E731
+    ca, cb = count(a), count(b)
+    assert len(keys) > 100  # 81 shifts x 2 flips (some cropped away)
+    # same distribution: a two-sample chi-square on the joint histogram
+    expected = (ca + cb) / 2
+    stat = ((ca - expected) ** 2 / expected).sum() + ((cb - expected) ** 2 / expected).sum()
+    dof = len(keys) - 1
+    assert stat < dof + 5 * np.sqrt(2 * dof), (stat, dof)
+
+
+def test_fast_and_usual_pipeline_train_alike():
+    from n2n.masks import prunable_parameters
+    from n2n.models import build_model, make_arch
+    from n2n.training import Recipe, train
+
+    recipe = Recipe(epochs=5, batch_size=64, lr=0.02, lr_step_epochs=2, lr_gamma=0.5, momentum=0.9,
+                    weight_decay=5e-4, eval_batch_size=512, num_workers=0)
+    finals = {"resident": [], "dataloader": []}
+    for seed in (0, 1, 2):
+        for pipeline in finals:
+            data = load_digits_data()
+            if pipeline == "dataloader":
+                data = TorchvisionData(data, num_workers=0)
+            net = build_model(make_arch("vgg19", "digits", "dense", 0.125, SMALL_SKIPS), seed)
+            masks = {n: torch.ones_like(p, dtype=torch.bool) for n, p in prunable_parameters(net).items()}
+            finals[pipeline].append(train(net, masks, data, recipe, seed, torch.device("cpu"))[-1]["test_accuracy"])
+    fast, usual = np.array(finals["resident"]), np.array(finals["dataloader"])
+    spread = max(fast.std(ddof=1), usual.std(ddof=1), 1.0)
+    assert abs(fast.mean() - usual.mean()) <= 2 * spread, finals
+
+
+@pytest.fixture()
+def imagefolder(tmp_path):
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for cls in ("cat", "dog"):
+            folder = tmp_path / "imagenet" / split / cls
+            folder.mkdir(parents=True)
+            for i in range(3):
+                Image.fromarray(rng.integers(0, 255, (40 + i, 50, 3), dtype=np.uint8)).save(folder / f"{i}.jpg")
+    return tmp_path
+
+
+@pytest.mark.parametrize("decode_on_device", [False, True])
+def test_imagefolder_loader(imagefolder, decode_on_device):
+    data = ImageFolderData(str(imagefolder), num_workers=0, decode_on_device=decode_on_device)
+    assert data.train_size == 6
+    batches = list(data.train_batches(4, torch.Generator().manual_seed(0)))
+    assert [x.shape for x, _ in batches] == [(4, 3, 224, 224), (2, 3, 224, 224)]
+    assert sorted(torch.cat([y for _, y in batches]).tolist()) == [0, 0, 0, 1, 1, 1]
+    x, y = next(iter(data.test_batches(6)))
+    assert x.shape == (6, 3, 224, 224) and x.dtype == torch.float32 and abs(float(x.mean())) < 3
+
+
+def test_missing_imagenet_names_the_folder(tmp_path):
+    from n2n.data import MissingDataError
+
+    with pytest.raises(MissingDataError, match="imagenet not found"):
+        ImageFolderData(str(tmp_path), num_workers=0)
+
+
+def test_resident_data_moves_once():
+    data = load_digits_data()
+    assert isinstance(data, ResidentData) and data.train_x.dtype == torch.uint8
