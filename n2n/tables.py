@@ -81,7 +81,7 @@ def layer_range_markdown(table: pd.DataFrame) -> str:
     rows = {(r.model, r.method, r.dataset, r.density): f"{r.layer_density_min:.3f} – {r.layer_density_max:.3f}"
             for r in table.itertuples()}
     wide = pd.Series(rows).unstack([2, 3]).reindex(list(dict.fromkeys(zip(table["model"], table["method"]))))
-    out = ["## Layer-wise density (min – max over layers; uniform pruners have min = max)", "",
+    out = ["## Layer-wise density (min – max over layers; uniform pruners differ only by rounding in small layers)", "",
            "| model | method | " + " | ".join(f"{d} d={x:g}" for d, x in wide.columns) + " |",
            "|---|---|" + "---|" * len(wide.columns)]
     for (model, method), row in wide.iterrows():

@@ -1,0 +1,33 @@
+"""Tables: long form with the paper's value and the difference; Markdown laid out like the paper."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from n2n.tables import accuracy_table, connectivity_table, markdown
+
+
+def test_accuracy_table_against_the_paper():
+    rows = [dict(model="vgg19", dataset="cifar10", method="rp", density=0.1, seed=s, test_accuracy=acc,
+                 measured_density=0.1, layer_density_min=0.1, layer_density_max=0.1)
+            for s, acc in enumerate([92.0, 93.0])]
+    rows.append(dict(model="vgg19", dataset="cifar10", method="dense", density=1.0, seed=0, test_accuracy=93.5,
+                     measured_density=1.0, layer_density_min=1.0, layer_density_max=1.0))
+    table = accuracy_table("table1", rows)
+    rp = table[table["method"] == "rp"].iloc[0]
+    assert rp["n_seeds"] == 2 and rp["mean"] == 92.5 and rp["std"] == pytest.approx(np.std([92, 93], ddof=1))
+    assert rp["paper"] == 92.08 and rp["difference"] == pytest.approx(0.42)
+    text = markdown(table, "Table 1")
+    assert "| vgg19 | rp |" in text and "92.50 ± 0.71 (92.08)" in text
+    header = [line for line in text.splitlines() if line.startswith("| model")][0]
+    assert header.index("cifar10 d=1") < header.index("cifar10 d=0.1")  # densities descending, like the paper
+
+
+def test_connectivity_table_marks_t_sat_and_keeps_every_t():
+    frames = [pd.DataFrame({"t": [0.1, 1.0, np.inf], "F": [0.5, 0.2, 0.0]}).assign(
+        model="vgg19", dataset="cifar10", method="rp", density=0.02, seed=s) for s in (0, 1)]
+    table = connectivity_table(frames, t_sat=1.0)
+    assert len(table) == 3 and table["is_t_sat"].sum() == 1
+    sat = table[table["is_t_sat"]].iloc[0]
+    assert sat["paper"] == 6.5 and sat["mean"] == 0.2
+    assert table[~table["is_t_sat"]]["paper"].isna().all()
