@@ -284,8 +284,12 @@ def download_cifar(name: str, data_root: str) -> None:
     from torchvision import datasets
 
     cls = {"cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100}[name]
-    cls(data_root, train=True, download=True)
-    cls(data_root, train=False, download=True)
+    try:
+        cls(data_root, train=True, download=True)
+        cls(data_root, train=False, download=True)
+    except OSError as err:  # URLError and friends: no network here
+        raise MissingDataError(f"could not download {name} into {data_root!r} ({err}); copy torchvision's "
+                               f"{CIFAR_FOLDERS[name]}/ folder there from a machine with network") from None
 
 
 class _PILDataset(torch.utils.data.Dataset):
