@@ -72,6 +72,6 @@ def test_cell_checks(cell, message):
 
 
 def test_demo_config_runs_every_table_and_figure(demo_config):
-    assert set(demo_config["tables"]) == {"table1", "table2", "table3"}
+    assert set(demo_config["tables"]) == {"table1", "table2", "table3", "pruners"}
     assert set(demo_config["figures"]) == {"skip_comparison", "convergence"}
     assert yaml.safe_load(yaml.safe_dump(demo_config)) == demo_config
