@@ -228,3 +228,10 @@ def test_erp_keeps_whole_kernels():
             per_kernel = m.flatten(2).sum(dim=2)
             partial = ((per_kernel > 0) & (per_kernel < m.shape[2] * m.shape[3])).sum()
             assert partial <= 1, name  # at most one partly filled kernel per layer
+
+
+def test_scl_accepts_the_config_device_auto():
+    data = load_digits_data()
+    arch = make_arch("vgg19", "digits", "scl", 0.125, SMALL_SKIPS)
+    masks, meta = prune(arch, "scl", 0.1, 0, 0.5, lambda: data, {"device": "auto", "scl": {"epochs": 1}})
+    assert sum(int(m.sum()) for m in masks.values()) == meta["sequential_kept"]

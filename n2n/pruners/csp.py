@@ -6,7 +6,6 @@ their sum (ours; the ranking is unchanged) and the global top-k is kept.
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 
 from n2n.pruners.base import Pruner

@@ -72,9 +72,8 @@ class SparseConnectivityLearning(Pruner):
         if data is None:
             raise ValueError("scl needs training data")
         opts = self.settings()
-        device = torch.device(self.options.get("device", "cpu"))
-        if device.type == "cuda" and not torch.cuda.is_available():
-            device = torch.device("cpu")
+        wanted = self.options.get("device", "cpu")  # the config's device: auto | cpu | cuda
+        device = torch.device("cuda" if wanted in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
         total = sum(p.numel() for p in params.values())
         target = count / total
         model.to(device)
