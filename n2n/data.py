@@ -51,11 +51,16 @@ def dataset_info(name: str) -> DatasetInfo:
     return DATASET_INFO[name]
 
 
+# what must exist inside a data set's folder (registry.data_files) before it is read
+REQUIRED_ENTRIES = {"cifar10": ("data_batch_1", "test_batch"), "cifar100": ("train", "test"),
+                    "imagenet": ("train", "val")}
+
+
 def check_data(name: str, data_root: str) -> None:
-    folder = Path(data_root) / (CIFAR_FOLDERS.get(name) or "imagenet")
-    needed = [folder / "data_batch_1", folder / "test_batch"] if name == "cifar10" else (
-        [folder / "train", folder / "test"] if name == "cifar100" else [folder / "train", folder / "val"])
-    missing = [str(f) for f in needed if not f.exists()] if data_files(name, data_root) else []
+    if name not in REQUIRED_ENTRIES:
+        return  # the bundled demo data
+    folder = Path(data_files(name, data_root)[0])
+    missing = [str(folder / entry) for entry in REQUIRED_ENTRIES[name] if not (folder / entry).exists()]
     if missing:
         hint = ("run `snakemake download_data` where there is network, or point data_root at a copy"
                 if name.startswith("cifar") else "place the ImageFolder tree (train/, val/) there by hand")

@@ -219,8 +219,7 @@ def run_train(mask_path: str, model_path: str, metrics_path: str, checkpoint_pat
 
     torch.set_num_threads(threads)
     install_stop_handler()
-    log.info("host %s, SLURM job %s, CUDA_VISIBLE_DEVICES=%s", os.uname().nodename,
-             os.environ.get("SLURM_JOB_ID", "-"), os.environ.get("CUDA_VISIBLE_DEVICES", "-"))
+    log.info("CUDA_VISIBLE_DEVICES=%s", os.environ.get("CUDA_VISIBLE_DEVICES", "-"))  # job_logging names host and job
     masks, meta = load_masks(mask_path)
     arch = Arch.from_dict(meta["arch"])
     seed = int(meta["seed"])

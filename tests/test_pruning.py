@@ -235,3 +235,10 @@ def test_scl_accepts_the_config_device_auto():
     arch = make_arch("vgg19", "digits", "scl", 0.125, SMALL_SKIPS)
     masks, meta = prune(arch, "scl", 0.1, 0, 0.5, lambda: data, {"device": "auto", "scl": {"epochs": 1}})
     assert sum(int(m.sum()) for m in masks.values()) == meta["sequential_kept"]
+
+
+@pytest.mark.parametrize("name", ["csp", "grasp", "scl"])
+def test_data_dependent_pruners_refuse_to_run_without_data(name):
+    net = tiny_mlp()
+    with pytest.raises(ValueError, match="needs training data"):
+        load_pruner(name).prune(net, prunable_parameters(net), None, torch.Generator(), 3)

@@ -17,9 +17,6 @@ from torch import nn
 
 from n2n.masks import allocate_counts, keep_top
 
-Batch = tuple[torch.Tensor, torch.Tensor]
-
-
 class Pruner(ABC):
     scope: ClassVar[str] = "global"
     needs_data: ClassVar[bool] = False
@@ -32,6 +29,12 @@ class Pruner(ABC):
     def score(self, model: nn.Module, params: dict[str, nn.Parameter], data: Any,
               generator: torch.Generator) -> dict[str, torch.Tensor]:
         """A score per weight (higher = keep), same shapes as `params`, on the CPU."""
+
+    def calibration_batch(self, data: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first `csp_batch_size` training images (unaugmented), for data-dependent scores."""
+        if data is None:
+            raise ValueError(f"{type(self).__name__} needs training data")
+        return data.first_batch(int(self.options.get("csp_batch_size", 128)))
 
     def prune(self, model: nn.Module, params: dict[str, nn.Parameter], data: Any, generator: torch.Generator,
               count: int) -> dict[str, torch.Tensor]:

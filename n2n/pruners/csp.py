@@ -16,9 +16,7 @@ class ConnectionSensitivityPruner(Pruner):
     needs_data = True
 
     def score(self, model, params, data, generator):
-        if data is None:
-            raise ValueError("csp needs training data")
-        x, y = data.first_batch(int(self.options.get("csp_batch_size", 128)))
+        x, y = self.calibration_batch(data)
         was_training = model.training
         model.eval()
         model.zero_grad(set_to_none=True)

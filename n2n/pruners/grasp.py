@@ -31,9 +31,7 @@ class GraSPPruner(Pruner):
     needs_data = True
 
     def score(self, model, params, data, generator):
-        if data is None:
-            raise ValueError("grasp needs training data")
-        x, y = data.first_batch(int(self.options.get("csp_batch_size", 128)))
+        x, y = self.calibration_batch(data)
         was_training = model.training
         model.eval()
         hg = hessian_gradient_product(model, params, x, y, float(self.options.get("grasp_temperature", 200.0)))
