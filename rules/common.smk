@@ -1,5 +1,6 @@
 # Config validation, wildcard constraints, paths and input functions shared by every rule.
 import n2n.config
+import n2n.stage
 from n2n import registry
 
 validate(config, str(n2n.config.schema_path()))
@@ -72,3 +73,21 @@ def cell_keys(section, name):
         dict(model=c.model, dataset=c.dataset, method=c.method, density=float(c.density), seed=c.seed)
         for c in cells(section, name)
     ]
+
+
+# Local jobs fork from one warm process that has imported torch once (n2n.stage): a job then
+# starts in a fraction of a second instead of ~3 s. Cluster jobs run in their own process.
+STAGE_SERVER = []
+
+
+onstart:
+    if config.get("warm_start", True) and workflow.local_exec:
+        STAGE_SERVER.append(n2n.stage.start_server())
+
+
+onsuccess:
+    n2n.stage.stop_server(STAGE_SERVER.pop() if STAGE_SERVER else None)
+
+
+onerror:
+    n2n.stage.stop_server(STAGE_SERVER.pop() if STAGE_SERVER else None)

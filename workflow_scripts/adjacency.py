@@ -1,7 +1,6 @@
 """Rule adjacency -> n2n.connectivity.run_adjacency."""
-from n2n.connectivity import run_adjacency
-from n2n.joblog import job_logging
+from n2n.stage import run_stage
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-with job_logging(sm.log[0]):
-    run_adjacency(sm.input[0], sm.output.adjacency, sm.output.nodes, sm.params.weighting)
+run_stage("n2n.connectivity:run_adjacency", sm.log[0], model_path=sm.input[0], adjacency_path=sm.output.adjacency,
+          nodes_path=sm.output.nodes, weighting=sm.params.weighting)

@@ -1,7 +1,5 @@
 """Rule download_cifar -> n2n.data.download_cifar (needs network and torchvision)."""
-from n2n.data import download_cifar
-from n2n.joblog import job_logging
+from n2n.stage import run_stage
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-with job_logging(sm.log[0]):
-    download_cifar(sm.params.dataset, sm.params.data_root)
+run_stage("n2n.data:download_cifar", sm.log[0], name=sm.params.dataset, data_root=sm.params.data_root)

@@ -1,8 +1,6 @@
 """Rule figure -> n2n.plots.run_figure."""
-from n2n.joblog import job_logging
-from n2n.plots import run_figure
+from n2n.stage import run_stage
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-with job_logging(sm.log[0]):
-    run_figure(sm.wildcards.figure, list(sm.input), sm.params.cells, sm.output.png, sm.output.pdf,
-               t_sat=sm.params.t_sat)
+run_stage("n2n.plots:run_figure", sm.log[0], name=sm.wildcards.figure, inputs=list(sm.input), keys=sm.params.cells,
+          png_path=sm.output.png, pdf_path=sm.output.pdf, t_sat=sm.params.t_sat)

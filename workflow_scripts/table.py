@@ -1,8 +1,6 @@
 """Rule table -> n2n.tables.run_table (table1, table2: acc.json; table3: heat_distance.parquet)."""
-from n2n.joblog import job_logging
-from n2n.tables import run_table
+from n2n.stage import run_stage
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-with job_logging(sm.log[0]):
-    run_table(sm.wildcards.table, list(sm.input), sm.params.cells, sm.output.parquet, sm.output.markdown,
-              t_sat=sm.params.t_sat)
+run_stage("n2n.tables:run_table", sm.log[0], name=sm.wildcards.table, inputs=list(sm.input), keys=sm.params.cells,
+          parquet_path=sm.output.parquet, markdown_path=sm.output.markdown, t_sat=sm.params.t_sat)
