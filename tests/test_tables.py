@@ -21,6 +21,7 @@ def test_accuracy_table_against_the_paper():
     assert "| vgg19 | rp |" in text and "92.50 ± 0.71 (92.08)" in text
     header = [line for line in text.splitlines() if line.startswith("| model")][0]
     assert header.index("cifar10 d=1") < header.index("cifar10 d=0.1")  # densities descending, like the paper
+    assert "| vgg19 | dense | 93.50 (1 seed) (93.16)" in text  # no spread is printed for a single seed
 
 
 def test_connectivity_table_marks_t_sat_and_keeps_every_t():

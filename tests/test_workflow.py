@@ -1,7 +1,6 @@
 """Real Snakemake runs on tiny grids: the whole pipeline, malformed targets, bad configs, the paper's DAG."""
 
 import json
-import time
 
 import pandas as pd
 import pytest
@@ -101,15 +100,13 @@ def test_bad_config_stops_before_any_job(tmp_path, demo_config):
     assert not (tmp_path / "results").exists()
 
 
-def test_paper_grid_plans_fast(tmp_path, paper_config):
-    began = time.perf_counter()
+def test_paper_grid_plans(tmp_path, paper_config):
+    # how long planning takes is a benchmark figure (benchmarks/job_startup.py), not a test
     proc = run_snakemake(["-n", "all_tables"], None, tmp_path)
-    seconds = time.perf_counter() - began
     out = proc.stdout + proc.stderr
     counts = dict(line.split()[::-1][:2][::-1] for line in out.splitlines()
                   if len(line.split()) == 2 and line.split()[1].isdigit())
     assert int(counts["train"]) > 400 and int(counts["heat_signature"]) > 100
-    assert seconds < 10, f"dry run of the paper grid took {seconds:.1f}s"
 
 
 def test_dag_rulegraph_and_summary(tiny_run):

@@ -1,0 +1,73 @@
+"""Fixed cost of a workflow job: start-up of every stage, cold and forked from the warm stage server,
+and Snakemake's planning time for the paper's grid and the demo's. One run, one machine.
+
+    python benchmarks/job_startup.py [--repeats 3]
+
+Cold: a new Python process imports the stage's module (what a job without the server pays before
+its work). Warm: a new Python process hands a no-op to the stage server and gets its answer (what a
+local job pays with `warm_start: true`). Planning: `snakemake -n all_tables`, wall clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+STAGES = {  # rule -> the module its script hands the work to
+    "prune": "n2n.pruners", "add_skips": "n2n.skips", "train": "n2n.training", "evaluate": "n2n.evaluation",
+    "adjacency": "n2n.connectivity", "heat_signature": "n2n.heat", "table": "n2n.tables", "figure": "n2n.plots",
+}
+NOOP_JOB = "from n2n.stage import run_stage; run_stage('n2n.registry:all_methods', {log!r})"
+
+
+def wall(cmd: list[str], env: dict[str, str] | None = None) -> float:
+    began = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, env=env)
+    return time.perf_counter() - began
+
+
+def median_wall(cmd: list[str], repeats: int, env: dict[str, str] | None = None) -> float:
+    return statistics.median(wall(cmd, env) for _ in range(repeats))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    from n2n import stage
+
+    python = sys.executable
+    bare = median_wall([python, "-c", "pass"], args.repeats)
+    print(f"{'stage':<16}{'cold start (s)':>16}")
+    cold = {}
+    for rule, module in STAGES.items():
+        cold[rule] = median_wall([python, "-c", f"import {module}"], args.repeats)
+        print(f"{rule:<16}{cold[rule]:>16.2f}")
+    process = stage.start_server()
+    try:
+        time.sleep(1)
+        log = str(ROOT / "results" / ".job_startup_benchmark.log")
+        env = dict(os.environ)
+        wall([python, "-c", NOOP_JOB.format(log=log)], env)  # the server finishes its preload
+        warm = median_wall([python, "-c", NOOP_JOB.format(log=log)], args.repeats, env)
+    finally:
+        stage.stop_server(process)
+        Path(log).unlink(missing_ok=True)
+    print(f"\nbare python: {bare:.2f} s; a job forked from the stage server: {warm:.2f} s")
+    print(f"cold start / warm start: train {cold['train'] / warm:.0f}x, heat_signature "
+          f"{cold['heat_signature'] / warm:.0f}x, figure {cold['figure'] / warm:.0f}x")
+    paper = wall([SNAKEMAKE, "-n", "all_tables", "--cores", "2", "--nolock"])
+    demo = wall([SNAKEMAKE, "-n", "all_tables", "--cores", "2", "--nolock", "--configfile", "config/demo.yaml"])
+    print(f"\nplanning (snakemake -n all_tables): paper grid {paper:.1f} s, demo grid {demo:.1f} s "
+          f"(= {paper / cold['train']:.1f} and {demo / cold['train']:.1f} cold train-job starts)")
+
+
+if __name__ == "__main__":
+    main()
