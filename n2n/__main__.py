@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 
@@ -58,10 +59,20 @@ def main(argv: list[str] | None = None) -> int:
     conn.add_argument("--t-points", type=int, default=16)
     conn.add_argument("--t-sat", type=float, default=1.0)
     conn.add_argument("--tol", type=float, default=1e-10)
+    prep = sub.add_parser("prepare-imagenet", help="the official ILSVRC2012 archives -> train/<wnid>, val/<wnid>")
+    prep.add_argument("--archives", required=True, help="folder with the train, val and devkit archives")
+    prep.add_argument("--out", default="data/imagenet", help="the tree to write (data_root/imagenet)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "prepare-imagenet":
+            from n2n.imagenet import prepare_imagenet
+
+            logging.basicConfig(level=logging.INFO, format="%(message)s")
+            counts = prepare_imagenet(args.archives, args.out)
+            print(f"{args.out}: {counts['train']} training and {counts['val']} validation images")
+            return 0
         return connectivity_command(args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

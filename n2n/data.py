@@ -8,6 +8,7 @@ with torchvision's DataLoader.
 
 from __future__ import annotations
 
+import logging
 import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ import numpy as np
 import torch
 
 from n2n.registry import CIFAR_FOLDERS, data_files
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -183,8 +186,67 @@ def load_cifar(name: str, data_root: str) -> ResidentData:
     return ResidentData(DATASET_INFO[name], train_x, train_y, test_x, np.asarray(test[key]))
 
 
-class _JpegFiles(torch.utils.data.Dataset):
-    """ImageFolder samples as undecoded JPEG bytes: decoding happens in whole batches on the GPU."""
+class UnreadableImageError(RuntimeError):
+    """An image file that no decoder can read (named in the message)."""
+
+
+def jpeg_components(blob: bytes) -> int | None:
+    """Colour components of a JPEG (1 grey, 3 YCbCr, 4 CMYK/YCCK) from its frame header; None if not a JPEG."""
+    if blob[:3] != b"\xff\xd8\xff":
+        return None
+    i = 2
+    while i + 9 < len(blob) and blob[i] == 0xFF:
+        marker = blob[i + 1]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
+            return blob[i + 9]
+        i += 2 + int.from_bytes(blob[i + 2:i + 4], "big")
+    return None
+
+
+def decode_images(blobs: list[torch.Tensor], paths: list[str], device: torch.device) -> tuple[list[torch.Tensor], list[str]]:
+    """Decode encoded image files to RGB uint8 [3, H, W] tensors on `device`; also return the files
+    decoded on the CPU.
+
+    Grey and colour JPEGs go to torchvision's batch decoder (on the GPU when `device` is CUDA).
+    Whatever it does not take (ImageNet's PNG named .JPEG, its CMYK JPEGs, a damaged file) is
+    decoded on the CPU by PIL, as the PIL path would; a file PIL cannot read either is an error.
+    This is the one place that decodes: a newer decoder replaces this function.
+    """
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    images: list[torch.Tensor | None] = [None] * len(blobs)
+    fast = [i for i, b in enumerate(blobs) if jpeg_components(b.numpy().tobytes()) in (1, 3)]
+    try:
+        decoded = decode_jpeg([blobs[i] for i in fast], mode=ImageReadMode.RGB, device=device) if fast else []
+        for i, image in zip(fast, decoded):
+            images[i] = image
+    except RuntimeError:  # a damaged file fails the whole batch: try each one alone
+        for i in fast:
+            try:
+                images[i] = decode_jpeg(blobs[i], mode=ImageReadMode.RGB, device=device)
+            except RuntimeError:
+                pass
+    slow = [i for i, image in enumerate(images) if image is None]
+    for i in slow:
+        images[i] = _decode_with_pil(blobs[i], paths[i]).to(device)
+    return images, [paths[i] for i in slow]
+
+
+def _decode_with_pil(blob: torch.Tensor, path: str) -> torch.Tensor:
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(blob.numpy().tobytes())) as image:
+            rgb = np.asarray(image.convert("RGB"))
+    except Exception as err:
+        raise UnreadableImageError(f"{path}: no decoder can read this image ({type(err).__name__}: {err})") from None
+    return torch.from_numpy(rgb.copy()).permute(2, 0, 1)
+
+
+class _EncodedFiles(torch.utils.data.Dataset):
+    """ImageFolder samples as undecoded file bytes: decoding happens in whole batches, on the GPU."""
 
     def __init__(self, samples: list[tuple[str, int]]) -> None:
         self.samples = samples
@@ -193,14 +255,12 @@ class _JpegFiles(torch.utils.data.Dataset):
         return len(self.samples)
 
     def __getitem__(self, i: int):
-        from torchvision.io import read_file
-
         path, label = self.samples[i]
-        return read_file(path), label
+        return torch.from_numpy(np.fromfile(path, dtype=np.uint8)), label, path
 
 
 def _bytes_collate(batch):
-    return [b[0] for b in batch], torch.tensor([b[1] for b in batch])
+    return [b[0] for b in batch], torch.tensor([b[1] for b in batch]), [b[2] for b in batch]
 
 
 class ImageFolderData:
@@ -226,6 +286,7 @@ class ImageFolderData:
             transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(), normalise]))
         self.num_workers = num_workers
         self.decode_on_device = decode_on_device
+        self.decoded_on_cpu: set[str] = set()  # files the batch decoder did not take, logged once each
         self.device = torch.device("cpu")
 
     def to(self, device: torch.device | str) -> ImageFolderData:
@@ -244,11 +305,15 @@ class ImageFolderData:
                                            generator=generator, num_workers=self.num_workers, collate_fn=collate,
                                            pin_memory=self.device.type == "cuda", drop_last=False)
 
-    def _decode_batch(self, blobs: list[torch.Tensor], train: bool) -> torch.Tensor:
-        from torchvision.io import ImageReadMode, decode_jpeg
+    def _decode_batch(self, blobs: list[torch.Tensor], paths: list[str], train: bool) -> torch.Tensor:
         from torchvision.transforms import v2
 
-        images = decode_jpeg(blobs, mode=ImageReadMode.RGB, device=self.device)
+        images, on_cpu = decode_images(blobs, paths, self.device)
+        for path in on_cpu:
+            if path not in self.decoded_on_cpu:
+                self.decoded_on_cpu.add(path)
+                log.warning("decoded on the CPU (not a grey or colour JPEG): %s (%d such files so far)", path,
+                            len(self.decoded_on_cpu))
         ops = ([v2.RandomResizedCrop(224, antialias=True), v2.RandomHorizontalFlip()] if train
                else [v2.Resize(256, antialias=True), v2.CenterCrop(224)])
         shape = v2.Compose(ops)
@@ -259,8 +324,8 @@ class ImageFolderData:
 
     def _batches(self, dataset, batch_size, generator, train: bool):
         if self._on_device():
-            for blobs, y in self._loader(_JpegFiles(dataset.samples), batch_size, generator, _bytes_collate):
-                yield self._decode_batch(blobs, train), y.to(self.device, non_blocking=True)
+            for blobs, y, paths in self._loader(_EncodedFiles(dataset.samples), batch_size, generator, _bytes_collate):
+                yield self._decode_batch(blobs, paths, train), y.to(self.device, non_blocking=True)
         else:
             for x, y in self._loader(dataset, batch_size, generator):
                 yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)

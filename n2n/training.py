@@ -9,6 +9,7 @@ generator seeded by (seed, epoch), so a resumed run sees the same batches as an 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import time
@@ -16,6 +17,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -26,7 +28,8 @@ from n2n.masks import apply_masks_, float_masks
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "n2n-train-checkpoint-v1"
-MODEL_FORMAT = "n2n-model-v1"
+MODEL_FORMAT = "n2n-model-v2"  # v2: pruned weights stored sparse (mask bits + kept values)
+MODEL_FORMATS = ("n2n-model-v1", MODEL_FORMAT)
 KILL_AFTER_EPOCH_ENV = "N2N_KILL_AFTER_EPOCH"  # tests: SIGKILL the job after this epoch's checkpoint
 RESUMABLE_EXIT_CODE = 75  # EX_TEMPFAIL: stopped early on request, the checkpoint is current
 
@@ -50,6 +53,10 @@ def install_stop_handler() -> None:
 
 class CheckpointError(RuntimeError):
     """A checkpoint or model file is corrupt or belongs to another cell."""
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite: the run stops, its last good checkpoint stays."""
 
 
 @dataclass(frozen=True)
@@ -123,9 +130,12 @@ def load_checkpoint(path: Path, identity: dict[str, Any]) -> dict[str, Any]:
 
 
 def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: Recipe, seed: int,
-          device: torch.device, checkpoint: Path | None = None, identity: dict[str, Any] | None = None
-          ) -> list[dict[str, float]]:
-    """Train `model` in place with `masks` enforced; return one metrics row per epoch."""
+          device: torch.device, checkpoint: Path | None = None, identity: dict[str, Any] | None = None,
+          name: str = "training") -> list[dict[str, float]]:
+    """Train `model` in place with `masks` enforced; return one metrics row per epoch.
+
+    A NaN or infinite training loss raises TrainingDiverged naming `name` (the cell) and the epoch.
+    """
     identity = identity or {}
     model.to(device, memory_format=torch.channels_last)  # NHWC: ~30% faster convs, on the CPU too
     data.to(device)
@@ -163,8 +173,13 @@ def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: R
             loss_sum += loss.detach() * len(y)
             correct += (out.argmax(1) == y).sum()
             count += len(y)
+        train_loss = float(loss_sum) / count  # one check per epoch: no device sync per step
+        if not math.isfinite(train_loss):
+            kept = f"the checkpoint of epoch {epoch} is kept" if epoch > 0 and checkpoint is not None else "nothing is kept"
+            raise TrainingDiverged(f"{name}: training diverged in epoch {epoch + 1} "
+                                   f"(mean train loss {train_loss}); {kept}, no model is written")
         test_loss, test_acc = evaluate(model, data, recipe.eval_batch_size, recipe.precision)
-        row = {"epoch": epoch + 1, "lr": lr, "train_loss": float(loss_sum) / count,
+        row = {"epoch": epoch + 1, "lr": lr, "train_loss": train_loss,
                "train_accuracy": 100.0 * float(correct) / count, "test_loss": test_loss,
                "test_accuracy": test_acc, "seconds": time.perf_counter() - began}
         metrics.append(row)
@@ -183,10 +198,30 @@ def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: R
     return metrics
 
 
-def save_model(path: str | Path, model: nn.Module, meta: dict[str, Any]) -> None:
+def save_model(path: str | Path, model: nn.Module, meta: dict[str, Any],
+               masks: dict[str, torch.Tensor] | None = None) -> None:
+    """Write model.pt; a pruned weight is stored as its mask (bit-packed) and its kept values only."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    sparse = {}
+    for name, mask in (masks or {}).items():
+        if bool(mask.all()):
+            continue  # nothing pruned: dense storage is smaller
+        weight = state.pop(name)
+        if bool(weight[~mask.cpu()].any()):
+            raise RuntimeError(f"{name}: pruned weights are nonzero; the masks were not enforced")
+        bits = np.packbits(mask.cpu().numpy().ravel())
+        sparse[name] = {"shape": list(weight.shape), "bits": torch.from_numpy(bits), "values": weight[mask.cpu()]}
     with atomic_path(path) as tmp:
-        torch.save({"format": MODEL_FORMAT, "arch": model.arch.to_dict(), "meta": meta, "state_dict": state}, tmp)
+        torch.save({"format": MODEL_FORMAT, "arch": model.arch.to_dict(), "meta": meta, "state_dict": state,
+                    "sparse": sparse}, tmp)
+
+
+def _dense_weight(entry: dict[str, Any]) -> torch.Tensor:
+    shape = entry["shape"]
+    mask = np.unpackbits(entry["bits"].numpy(), count=int(np.prod(shape))).astype(bool)
+    weight = torch.zeros(shape, dtype=entry["values"].dtype)
+    weight[torch.from_numpy(mask.reshape(shape))] = entry["values"]
+    return weight
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
@@ -194,17 +229,19 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[nn
     from n2n.models import Arch, build_empty
 
     try:
-        saved = torch.load(path, map_location=device, weights_only=True)
-        if saved.get("format") != MODEL_FORMAT:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        if saved.get("format") not in MODEL_FORMATS:
             raise ValueError("unknown format")
+        state = dict(saved["state_dict"])
+        state.update({name: _dense_weight(entry) for name, entry in saved.get("sparse", {}).items()})
         model = build_empty(Arch.from_dict(saved["arch"]))
-        model.load_state_dict(saved["state_dict"], assign=True)
+        model.load_state_dict(state, assign=True)
     except FileNotFoundError:
         raise
     except Exception as err:
         raise CheckpointError(f"{path} is not a readable n2n model file ({type(err).__name__}: {err}); "
                               "delete it and rerun the train stage") from None
-    return model, saved["meta"]
+    return model.to(device), saved["meta"]
 
 
 def run_train(mask_path: str, model_path: str, metrics_path: str, checkpoint_path: str, dataset: str,
@@ -239,11 +276,13 @@ def run_train(mask_path: str, model_path: str, metrics_path: str, checkpoint_pat
                 "target_density": meta["target_density"], "recipe": sorted(recipe.items())}
     identity["recipe"] = [list(kv) for kv in identity["recipe"]]
     began = time.perf_counter()
-    metrics = train(model, masks, data, rec, seed, dev, Path(checkpoint_path), identity)
+    metrics = train(model, masks, data, rec, seed, dev, Path(checkpoint_path), identity,
+                    name=str(Path(model_path).parent))
     seconds = sum(row["seconds"] for row in metrics)
     log.info("trained in %.1fs of epochs (%.1fs this process)", seconds, time.perf_counter() - began)
     write_parquet(metrics_path, pd.DataFrame(metrics))
     save_model(model_path, model, {**{k: v for k, v in meta.items() if k != "arch"}, "dataset": dataset,
                                    "epochs": rec.epochs, "device": str(dev), "train_seconds": seconds,
-                                   "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"})
+                                   "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"},
+               masks)
     Path(checkpoint_path).unlink(missing_ok=True)

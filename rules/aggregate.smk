@@ -18,6 +18,14 @@ FIGURES = {
 }
 
 
+# tables and figures read many small files and take seconds: on a cluster they run where
+# Snakemake runs instead of waiting in the queue
+localrules:
+    all_tables,
+    table,
+    figure,
+
+
 rule all_tables:
     input:
         expand(T + "/{table}.{ext}", table=TABLES, ext=("parquet", "md")),

@@ -7,7 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
+
+# tests run in two workers on two cores (pyproject.toml): one thread each, or they fight for the cores
+torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))

@@ -2,6 +2,8 @@
 distribution; the fast and the usual pipeline train to the same accuracy; ImageNet's loader reads
 an ImageFolder tree (PIL workers, and whole-batch JPEG decoding)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -51,12 +53,13 @@ def test_fast_and_usual_pipeline_train_alike():
     from n2n.models import build_model, make_arch
     from n2n.training import Recipe, train
 
-    recipe = Recipe(epochs=5, batch_size=64, lr=0.02, lr_step_epochs=2, lr_gamma=0.5, momentum=0.9,
+    recipe = Recipe(epochs=4, batch_size=64, lr=0.03, lr_step_epochs=2, lr_gamma=0.3, momentum=0.9,
                     weight_decay=5e-4, eval_batch_size=512, num_workers=0)
     finals = {"resident": [], "dataloader": []}
     for seed in (0, 1, 2):
         for pipeline in finals:
             data = load_digits_data()
+            data.info = replace(data.info, crop_padding=1)  # the demo digits are not cropped: compare crops too
             if pipeline == "dataloader":
                 data = TorchvisionData(data, num_workers=0)
             net = build_model(make_arch("vgg19", "digits", "dense", 0.125, SMALL_SKIPS), seed)
@@ -100,3 +103,42 @@ def test_missing_imagenet_names_the_folder(tmp_path):
 def test_resident_data_moves_once():
     data = load_digits_data()
     assert isinstance(data, ResidentData) and data.train_x.dtype == torch.uint8
+
+
+@pytest.fixture()
+def imagenet_oddities(tmp_path):
+    """ImageNet's odd files: a PNG named .JPEG, a CMYK JPEG, a grey JPEG, beside ordinary JPEGs."""
+    rng = np.random.default_rng(1)
+    pixels = lambda: rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)  # noqa: E731
+    for split in ("train", "val"):
+        folder = tmp_path / "imagenet" / split / "n02105855"
+        folder.mkdir(parents=True)
+        Image.fromarray(pixels()).save(folder / "n02105855_2933.JPEG", format="PNG")
+        Image.fromarray(pixels()).convert("CMYK").save(folder / "n03018349_4028.JPEG", format="JPEG")
+        Image.fromarray(pixels()).convert("L").save(folder / "grey.JPEG", format="JPEG")
+        other = tmp_path / "imagenet" / split / "n01440764"
+        other.mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(pixels()).save(other / f"rgb{i}.JPEG", format="JPEG")
+    return tmp_path
+
+
+@pytest.mark.parametrize("decode_on_device", [False, True])
+def test_imagenet_odd_files_are_read_on_both_paths(imagenet_oddities, decode_on_device):
+    data = ImageFolderData(str(imagenet_oddities), num_workers=0, decode_on_device=decode_on_device)
+    batches = list(data.train_batches(4, torch.Generator().manual_seed(0)))
+    assert sum(len(y) for _, y in batches) == 6 and all(x.shape[1:] == (3, 224, 224) for x, _ in batches)
+    x, _ = next(iter(data.test_batches(6)))
+    assert x.shape == (6, 3, 224, 224) and torch.isfinite(x).all()
+    if decode_on_device:  # the PNG and the CMYK JPEG went to the CPU decoder, and were counted
+        assert {p.rsplit("/", 1)[1] for p in data.decoded_on_cpu} == {"n02105855_2933.JPEG", "n03018349_4028.JPEG"}
+
+
+def test_an_unreadable_image_is_an_error_naming_it(imagenet_oddities):
+    from n2n.data import UnreadableImageError
+
+    bad = imagenet_oddities / "imagenet" / "val" / "n01440764" / "rgb0.JPEG"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
+    data = ImageFolderData(str(imagenet_oddities), num_workers=0, decode_on_device=True)
+    with pytest.raises(UnreadableImageError, match="rgb0.JPEG: no decoder can read this image"):
+        list(data.test_batches(6))

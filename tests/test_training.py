@@ -15,7 +15,7 @@ from n2n.models import make_arch
 from n2n.pruners import prune
 from n2n.training import KILL_AFTER_EPOCH_ENV, CheckpointError, load_checkpoint, load_model
 
-RECIPE = {"epochs": 4, "batch_size": 128, "lr": 0.05, "lr_step_epochs": 2, "lr_gamma": 0.5, "momentum": 0.9,
+RECIPE = {"epochs": 3, "batch_size": 128, "lr": 0.05, "lr_step_epochs": 2, "lr_gamma": 0.5, "momentum": 0.9,
           "weight_decay": 5e-4, "eval_batch_size": 512, "num_workers": 0}
 
 TRAIN_SCRIPT = """
@@ -60,7 +60,7 @@ def test_killed_job_resumes_to_the_same_result(tmp_path, mask_file):
     assert second.returncode == 0, second.stderr
     assert not (killed / "ckpt.pt").exists()
     a, b = pd.read_parquet(whole / "metrics.parquet"), pd.read_parquet(killed / "metrics.parquet")
-    assert len(a) == len(b) == 4
+    assert len(a) == len(b) == 3
     pd.testing.assert_series_equal(a["test_accuracy"], b["test_accuracy"])
     pd.testing.assert_series_equal(a["train_loss"], b["train_loss"])
     wa, _ = load_model(whole / "model.pt")
@@ -102,7 +102,7 @@ def test_sigusr1_checkpoints_and_exits_to_resume(tmp_path, mask_file):
 
     env = {k: v for k, v in os.environ.items() if k != KILL_AFTER_EPOCH_ENV}
     args = [str(mask_file), str(tmp_path / "model.pt"), str(tmp_path / "metrics.parquet"), str(tmp_path / "ckpt.pt")]
-    recipe = {**RECIPE, "epochs": 12}
+    recipe = {**RECIPE, "epochs": 4}  # the signal comes in epoch 2: the job stops after it, before the end
     script = TRAIN_SCRIPT.replace("{recipe!r}", repr(recipe))
     proc = subprocess.Popen([sys.executable, "-c", script, *args], env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
@@ -111,7 +111,42 @@ def test_sigusr1_checkpoints_and_exits_to_resume(tmp_path, mask_file):
     proc.send_signal(signal.SIGUSR1)
     assert proc.wait(timeout=120) == 75
     stopped_at = torch.load(tmp_path / "ckpt.pt", weights_only=True)["epoch"]
-    assert 1 <= stopped_at < 12 and not (tmp_path / "model.pt").exists()
+    assert 1 <= stopped_at < 4 and not (tmp_path / "model.pt").exists()
     rerun = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
-    assert len(pd.read_parquet(tmp_path / "metrics.parquet")) == 12
+    assert len(pd.read_parquet(tmp_path / "metrics.parquet")) == 4
+
+
+def test_a_diverging_run_fails_loudly_and_keeps_its_last_good_checkpoint(tmp_path, mask_file):
+    # epoch 1 at lr 0.05, epoch 2 at lr 5e10: the loss overflows to NaN or infinity
+    recipe = {**RECIPE, "epochs": 3, "lr_step_epochs": 1, "lr_gamma": 1e12}
+    args = [str(mask_file), str(tmp_path / "model.pt"), str(tmp_path / "metrics.parquet"), str(tmp_path / "ckpt.pt")]
+    proc = subprocess.run([sys.executable, "-c", TRAIN_SCRIPT.format(recipe=recipe), *args], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode != 0
+    assert f"{tmp_path}: training diverged in epoch 2" in proc.stderr
+    assert "the checkpoint of epoch 1 is kept" in proc.stderr
+    assert torch.load(tmp_path / "ckpt.pt", weights_only=True)["epoch"] == 1
+    assert not (tmp_path / "model.pt").exists() and not (tmp_path / "metrics.parquet").exists()
+
+
+def test_a_pruned_model_file_stores_only_its_kept_weights(tmp_path):
+    from n2n.masks import apply_masks_, float_masks
+    from n2n.models import build_model
+    from n2n.training import save_model
+
+    arch = make_arch("vgg19", "cifar10", "rp", 0.25, SMALL_SKIPS)
+    masks, meta = prune(arch, "rp", 0.02, 0, 0.5)
+    net = build_model(arch, 0)
+    apply_masks_(net, float_masks(masks, net))
+    save_model(tmp_path / "sparse.pt", net, meta, masks)
+    save_model(tmp_path / "dense.pt", net, meta)  # no masks: every weight stored
+    assert (tmp_path / "sparse.pt").stat().st_size <= (tmp_path / "dense.pt").stat().st_size / 10
+    sparse, _ = load_model(tmp_path / "sparse.pt")
+    dense, _ = load_model(tmp_path / "dense.pt")
+    for (name, p), q in zip(net.state_dict().items(), sparse.state_dict().values()):
+        assert torch.equal(p, q), name
+    assert all(torch.equal(p, q) for p, q in zip(dense.state_dict().values(), sparse.state_dict().values()))
+    leaky = build_model(arch, 0)  # pruned weights not zeroed: refused, never silently dropped
+    with pytest.raises(RuntimeError, match="pruned weights are nonzero"):
+        save_model(tmp_path / "leaky.pt", leaky, meta, masks)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # local_slurm.sh -- a REAL single-node SLURM cluster on localhost for the live SLURM test
-# (tests/test_slurm.py; .ci/run installs the packages). Adapted from the planning notes' script.
+# (tests/test_cluster_slurm.py; .ci/run installs the packages). Adapted from the planning notes' script.
 # (Debian 12 "bookworm" packages, Slurm 22.05.8, munge 0.5.15, optional
 # slurmdbd + MariaDB 10.11 for sacct), with N fake GPUs exposed as GRES.
 #
