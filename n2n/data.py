@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from n2n.distributed import SINGLE, Ranks
 from n2n.registry import CIFAR_FOLDERS, data_files
 
 log = logging.getLogger(__name__)
@@ -99,17 +100,28 @@ class ResidentData:
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         return (x.float() - self._mean) / self._std
 
-    def train_batches(self, batch_size: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """One epoch: a permutation, then each batch cropped and flipped. `generator` lives on the CPU."""
+    def train_batches(self, batch_size: int, generator: torch.Generator, ranks: Ranks = SINGLE
+                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One epoch: a permutation, then each batch cropped and flipped. `generator` lives on the CPU.
+
+        With several ranks, `batch_size` is the global batch: every rank draws it whole (the same
+        random numbers as one process) and keeps its share.
+        """
         order = torch.randperm(self.train_size, generator=generator).to(self.device)
         for start in range(0, self.train_size, batch_size):
             idx = order[start:start + batch_size]
+            if len(idx) < ranks.world:
+                continue  # too few images to give every rank one
             x = augment(self.train_x[idx], self.info.crop_padding, self.info.hflip, generator)
-            yield self.normalise(x), self.train_y[idx]
+            part = ranks.share(len(idx))
+            yield self.normalise(x[part]), self.train_y[idx][part]
 
-    def test_batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def test_batches(self, batch_size: int, ranks: Ranks = SINGLE) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for start in range(0, len(self.test_y), batch_size):
-            yield self.normalise(self.test_x[start:start + batch_size]), self.test_y[start:start + batch_size]
+            part = slice(start, min(start + batch_size, len(self.test_y)))
+            share = ranks.share(part.stop - part.start)
+            part = slice(part.start + share.start, part.start + share.stop)
+            yield self.normalise(self.test_x[part]), self.test_y[part]
 
     def first_batch(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The first `batch_size` training images, unaugmented (for data-dependent pruners)."""
@@ -300,10 +312,15 @@ class ImageFolderData:
     def _on_device(self) -> bool:
         return self.device.type == "cuda" if self.decode_on_device is None else self.decode_on_device
 
-    def _loader(self, dataset, batch_size: int, generator: torch.Generator | None, collate=None):
-        return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=generator is not None,
-                                           generator=generator, num_workers=self.num_workers, collate_fn=collate,
-                                           pin_memory=self.device.type == "cuda", drop_last=False)
+    def _loader(self, dataset, batch_size: int, generator: torch.Generator | None, collate=None,
+                ranks: Ranks = SINGLE):
+        """Batches in the order drawn from `generator` (file order without one), this rank's share of each."""
+        n = len(dataset)
+        order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+        batches = [order[s:s + batch_size] for s in range(0, n, batch_size)]
+        shares = [b[ranks.share(len(b))].tolist() for b in batches if len(b) >= ranks.world]
+        return torch.utils.data.DataLoader(dataset, batch_sampler=shares, num_workers=self.num_workers,
+                                           collate_fn=collate, pin_memory=self.device.type == "cuda")
 
     def _decode_batch(self, blobs: list[torch.Tensor], paths: list[str], train: bool) -> torch.Tensor:
         from torchvision.transforms import v2
@@ -322,19 +339,20 @@ class ImageFolderData:
         std = torch.tensor(self.info.std, device=self.device).view(1, 3, 1, 1)
         return (batch - mean) / std
 
-    def _batches(self, dataset, batch_size, generator, train: bool):
+    def _batches(self, dataset, batch_size, generator, train: bool, ranks: Ranks):
         if self._on_device():
-            for blobs, y, paths in self._loader(_EncodedFiles(dataset.samples), batch_size, generator, _bytes_collate):
+            files = _EncodedFiles(dataset.samples)
+            for blobs, y, paths in self._loader(files, batch_size, generator, _bytes_collate, ranks):
                 yield self._decode_batch(blobs, paths, train), y.to(self.device, non_blocking=True)
         else:
-            for x, y in self._loader(dataset, batch_size, generator):
+            for x, y in self._loader(dataset, batch_size, generator, None, ranks):
                 yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
-    def train_batches(self, batch_size: int, generator: torch.Generator):
-        return self._batches(self.train_set, batch_size, generator, train=True)
+    def train_batches(self, batch_size: int, generator: torch.Generator, ranks: Ranks = SINGLE):
+        return self._batches(self.train_set, batch_size, generator, True, ranks)
 
-    def test_batches(self, batch_size: int):
-        return self._batches(self.test_set, batch_size, None, train=False)
+    def test_batches(self, batch_size: int, ranks: Ranks = SINGLE):
+        return self._batches(self.test_set, batch_size, None, False, ranks)
 
     def first_batch(self, batch_size: int):
         return next(iter(self._loader(self.train_set, batch_size, torch.Generator().manual_seed(0))))
@@ -411,15 +429,17 @@ class TorchvisionData:
     def train_size(self) -> int:
         return len(self.dataset)
 
-    def train_batches(self, batch_size: int, generator: torch.Generator):
+    def train_batches(self, batch_size: int, generator: torch.Generator, ranks: Ranks = SINGLE):
+        if ranks.world > 1:
+            raise ValueError("the reference pipeline (`training.pipeline: dataloader`) trains in one process")
         loader = torch.utils.data.DataLoader(
             self.dataset, batch_size=batch_size, shuffle=True, generator=generator, num_workers=self.num_workers,
             pin_memory=self.device.type == "cuda", persistent_workers=False)
         for x, y in loader:
             yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
-    def test_batches(self, batch_size: int):
-        return self.resident.test_batches(batch_size)
+    def test_batches(self, batch_size: int, ranks: Ranks = SINGLE):
+        return self.resident.test_batches(batch_size, ranks)
 
     def first_batch(self, batch_size: int):
         return self.resident.first_batch(batch_size)

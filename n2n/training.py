@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from n2n.distributed import SINGLE, Ranks
 from n2n.io import atomic_path
 from n2n.masks import apply_masks_, float_masks
 
@@ -99,19 +100,23 @@ def autocast(device: torch.device, precision: str):
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: Any, batch_size: int, precision: str = "auto") -> tuple[float, float]:
-    """(test loss, test accuracy in percent), batched, in the training precision."""
+def evaluate(model: nn.Module, data: Any, batch_size: int, precision: str = "auto",
+             ranks: Ranks = SINGLE) -> tuple[float, float]:
+    """(test loss, test accuracy in percent), batched, in the training precision; each rank takes a share."""
     was_training = model.training
     model.eval()
     loss_sum, correct, count = 0.0, 0, 0
     device = next(model.parameters()).device
-    for x, y in data.test_batches(batch_size):
+    for x, y in data.test_batches(batch_size, ranks):
+        if len(y) == 0:
+            continue
         with autocast(device, precision):
             out = model(x.contiguous(memory_format=torch.channels_last)).float()
         loss_sum += float(F.cross_entropy(out, y, reduction="sum"))
         correct += int((out.argmax(1) == y).sum())
         count += len(y)
     model.train(was_training)
+    loss_sum, correct, count = ranks.sum(loss_sum, correct, count)
     return loss_sum / count, 100.0 * correct / count
 
 
@@ -131,10 +136,11 @@ def load_checkpoint(path: Path, identity: dict[str, Any]) -> dict[str, Any]:
 
 def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: Recipe, seed: int,
           device: torch.device, checkpoint: Path | None = None, identity: dict[str, Any] | None = None,
-          name: str = "training") -> list[dict[str, float]]:
+          name: str = "training", ranks: Ranks = SINGLE) -> list[dict[str, float]]:
     """Train `model` in place with `masks` enforced; return one metrics row per epoch.
 
     A NaN or infinite training loss raises TrainingDiverged naming `name` (the cell) and the epoch.
+    With several `ranks` (n2n.distributed) each trains on its share of every batch; rank 0 checkpoints.
     """
     identity = identity or {}
     model.to(device, memory_format=torch.channels_last)  # NHWC: ~30% faster convs, on the CPU too
@@ -143,7 +149,13 @@ def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: R
     apply_masks_(model, fmasks)
     optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                                 weight_decay=recipe.weight_decay)
-    forward = torch.compile(model, mode="max-autotune-no-cudagraphs") if recipe.compile else model
+    forward = model
+    if ranks.world > 1:  # gradients averaged over the ranks; masks stay on the shared module
+        from torch.nn.parallel import DistributedDataParallel
+
+        forward = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if recipe.compile:
+        forward = torch.compile(forward, mode="max-autotune-no-cudagraphs")
     metrics: list[dict[str, float]] = []
     start_epoch = 0
     if checkpoint is not None and checkpoint.exists():
@@ -162,7 +174,7 @@ def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: R
         model.train()
         generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
         loss_sum, correct, count = torch.zeros((), device=device), torch.zeros((), device=device), 0
-        for x, y in data.train_batches(recipe.batch_size, generator):
+        for x, y in data.train_batches(recipe.batch_size, generator, ranks):
             with autocast(device, recipe.precision):
                 out = forward(x.contiguous(memory_format=torch.channels_last))
                 loss = F.cross_entropy(out.float(), y)
@@ -173,26 +185,28 @@ def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: R
             loss_sum += loss.detach() * len(y)
             correct += (out.argmax(1) == y).sum()
             count += len(y)
-        train_loss = float(loss_sum) / count  # one check per epoch: no device sync per step
+        loss_sum, correct, count = ranks.sum(loss_sum, correct, count)  # one sync per epoch, not per step
+        train_loss = loss_sum / count
         if not math.isfinite(train_loss):
             kept = f"the checkpoint of epoch {epoch} is kept" if epoch > 0 and checkpoint is not None else "nothing is kept"
             raise TrainingDiverged(f"{name}: training diverged in epoch {epoch + 1} "
                                    f"(mean train loss {train_loss}); {kept}, no model is written")
-        test_loss, test_acc = evaluate(model, data, recipe.eval_batch_size, recipe.precision)
+        test_loss, test_acc = evaluate(model, data, recipe.eval_batch_size, recipe.precision, ranks)
         row = {"epoch": epoch + 1, "lr": lr, "train_loss": train_loss,
                "train_accuracy": 100.0 * float(correct) / count, "test_loss": test_loss,
                "test_accuracy": test_acc, "seconds": time.perf_counter() - began}
         metrics.append(row)
         log.info("epoch %d/%d lr %.4g loss %.4f train %.2f%% test %.2f%% (%.1fs)", epoch + 1, recipe.epochs, lr,
                  row["train_loss"], row["train_accuracy"], test_acc, row["seconds"])
-        if checkpoint is not None:
+        if checkpoint is not None and ranks.is_main:
             with atomic_path(checkpoint) as tmp:
                 torch.save({"format": CHECKPOINT_FORMAT, "identity": identity, "epoch": epoch + 1,
                             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                             "metrics": metrics}, tmp)
+        ranks.barrier()  # the checkpoint is on disk before any rank goes on (or is stopped)
         if kill_after is not None and int(kill_after) == epoch + 1:
             os.kill(os.getpid(), signal.SIGKILL)
-        if _stop_requested and checkpoint is not None and epoch + 1 < recipe.epochs:
+        if ranks.any(_stop_requested) and checkpoint is not None and epoch + 1 < recipe.epochs:
             log.warning("stop requested (SIGUSR1): checkpoint of epoch %d saved, exiting to resume", epoch + 1)
             raise StopRequested(RESUMABLE_EXIT_CODE)
     return metrics
@@ -245,8 +259,54 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[nn
 
 
 def run_train(mask_path: str, model_path: str, metrics_path: str, checkpoint_path: str, dataset: str,
-              data_root: str, recipe: dict[str, Any], device: str = "auto", threads: int = 1) -> None:
-    """The train stage: masks in, trained weights and per-epoch metrics out."""
+              data_root: str, recipe: dict[str, Any], device: str = "auto", threads: int = 1,
+              processes: int = 1) -> None:
+    """The train stage: masks in, trained weights and per-epoch metrics out; data-parallel over `processes`."""
+    args = (mask_path, model_path, metrics_path, checkpoint_path, dataset, data_root, recipe, device, threads)
+    if processes <= 1:
+        _train_cell(*args, ranks=SINGLE)
+        return
+    import torch.multiprocessing as mp
+
+    from n2n.distributed import free_port
+
+    if Recipe.from_dict(recipe).pipeline == "dataloader" and dataset != "imagenet":
+        raise ValueError("the reference pipeline (`training.pipeline: dataloader`) trains in one process")
+    log_files = [h.baseFilename for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    log.info("training on %d processes", processes)
+    try:
+        mp.spawn(_train_rank, args=(processes, free_port(), log_files, args), nprocs=processes)
+    except mp.ProcessExitedException as err:
+        if err.exit_code == RESUMABLE_EXIT_CODE:  # every rank stopped after a checkpoint (SIGUSR1)
+            raise StopRequested(RESUMABLE_EXIT_CODE) from None
+        raise
+
+
+def _train_rank(rank: int, world: int, port: int, log_files: list[str], args: tuple) -> None:
+    """One process of a data-parallel training (started by torch.multiprocessing.spawn)."""
+    from n2n.distributed import join, leave
+
+    if rank == 0:  # rank 0 logs to the job's log, after what the job has written there
+        root = logging.getLogger()
+        root.setLevel(logging.INFO)
+        for path in log_files:
+            handler = logging.FileHandler(path, mode="a")
+            handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+            root.addHandler(handler)
+    device = resolve_device(args[7])
+    if device.type == "cuda":
+        device = torch.device("cuda", rank)
+        torch.cuda.set_device(device)
+    ranks = join(rank, world, port, device.type)
+    try:
+        _train_cell(*args, ranks=ranks, rank_device=device)
+    finally:
+        leave()
+
+
+def _train_cell(mask_path: str, model_path: str, metrics_path: str, checkpoint_path: str, dataset: str,
+                data_root: str, recipe: dict[str, Any], device: str, threads: int, ranks: Ranks,
+                rank_device: torch.device | None = None) -> None:
     import pandas as pd
 
     from n2n.data import load_dataset
@@ -254,7 +314,7 @@ def run_train(mask_path: str, model_path: str, metrics_path: str, checkpoint_pat
     from n2n.masks import load_masks
     from n2n.models import Arch, build_model, init_fingerprint
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(max(1, threads // ranks.world))  # the job's cores, shared by its processes
     install_stop_handler()
     log.info("CUDA_VISIBLE_DEVICES=%s", os.environ.get("CUDA_VISIBLE_DEVICES", "-"))  # job_logging names host and job
     masks, meta = load_masks(mask_path)
@@ -266,7 +326,7 @@ def run_train(mask_path: str, model_path: str, metrics_path: str, checkpoint_pat
         raise RuntimeError(f"the initialisation rebuilt for seed {seed} differs from the one {mask_path} was pruned "
                            "at (another torch version?); rerun the prune stage in this environment")
     rec = Recipe.from_dict(recipe)
-    dev = resolve_device(device)
+    dev = rank_device or resolve_device(device)
     data = load_dataset(dataset, data_root, rec.num_workers)
     if rec.pipeline == "dataloader" and dataset != "imagenet":
         from n2n.data import TorchvisionData
@@ -277,12 +337,15 @@ def run_train(mask_path: str, model_path: str, metrics_path: str, checkpoint_pat
     identity["recipe"] = [list(kv) for kv in identity["recipe"]]
     began = time.perf_counter()
     metrics = train(model, masks, data, rec, seed, dev, Path(checkpoint_path), identity,
-                    name=str(Path(model_path).parent))
+                    name=str(Path(model_path).parent), ranks=ranks)
+    if not ranks.is_main:
+        return
     seconds = sum(row["seconds"] for row in metrics)
     log.info("trained in %.1fs of epochs (%.1fs this process)", seconds, time.perf_counter() - began)
     write_parquet(metrics_path, pd.DataFrame(metrics))
     save_model(model_path, model, {**{k: v for k, v in meta.items() if k != "arch"}, "dataset": dataset,
                                    "epochs": rec.epochs, "device": str(dev), "train_seconds": seconds,
+                                   "processes": ranks.world,
                                    "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"},
                masks)
     Path(checkpoint_path).unlink(missing_ok=True)

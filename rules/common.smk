@@ -50,6 +50,11 @@ def res(rule, key, default=None):
     return resources.get(rule, {}).get(key, resources["default"].get(key, default))
 
 
+def train_res(wc, key, default=None):
+    """Resources of the train rule; a data set may have its own (`resources.train_imagenet`: several GPUs)."""
+    return config["resources"].get(f"train_{wc.dataset}", {}).get(key, res("train", key, default))
+
+
 def prune_res(wc, key, default=None):
     """Resources of the prune rule; learned pruners use `resources.prune_learned`."""
     _, base = registry.split_method(wc.pruner)

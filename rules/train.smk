@@ -1,5 +1,6 @@
 # train -> evaluate. Training checkpoints every epoch to train_checkpoint.pt (not an output, so a
-# failed or preempted job keeps it) and a rerun resumes from it.
+# failed or preempted job keeps it) and a rerun resumes from it. A training job given several GPUs
+# (`gpu: N` in resources.train or resources.train_<dataset>) runs data-parallel on N processes.
 
 
 rule train:
@@ -18,11 +19,12 @@ rule train:
         data_root=DATA,
         recipe=recipe,
         device=config["device"],
-    threads: res("train", "threads", 1)
+        processes=lambda wc: max(1, train_res(wc, "gpu", 0)),
+    threads: lambda wc: train_res(wc, "threads", 1)
     resources:
-        mem_mb=res("train", "mem_mb"),
-        runtime=res("train", "runtime"),
-        gpu=res("train", "gpu", 0),
+        mem_mb=lambda wc: train_res(wc, "mem_mb"),
+        runtime=lambda wc: train_res(wc, "runtime"),
+        gpu=lambda wc: train_res(wc, "gpu", 0),
     conda:
         ENV
     script:

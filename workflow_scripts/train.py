@@ -14,4 +14,5 @@ run_stage(
     recipe=sm.params.recipe,
     device=sm.params.device,
     threads=sm.threads,
+    processes=sm.params.processes,
 )
