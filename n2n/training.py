@@ -274,8 +274,11 @@ def run_train(mask_path: str, model_path: str, metrics_path: str, checkpoint_pat
         raise ValueError("the reference pipeline (`training.pipeline: dataloader`) trains in one process")
     log_files = [h.baseFilename for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
     log.info("training on %d processes", processes)
+    # CUDA needs fresh interpreters (spawn); on the CPU a fork starts a rank without re-importing torch
+    method = "spawn" if resolve_device(device).type == "cuda" else "fork"
     try:
-        mp.spawn(_train_rank, args=(processes, free_port(), log_files, args), nprocs=processes)
+        mp.start_processes(_train_rank, args=(processes, free_port(), log_files, args), nprocs=processes,
+                           start_method=method)
     except mp.ProcessExitedException as err:
         if err.exit_code == RESUMABLE_EXIT_CODE:  # every rank stopped after a checkpoint (SIGUSR1)
             raise StopRequested(RESUMABLE_EXIT_CODE) from None

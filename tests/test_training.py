@@ -25,17 +25,27 @@ run_train(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], "digits", "data", 
 """
 
 
-@pytest.fixture(scope="module")
-def mask_file(tmp_path_factory):
-    data = load_digits_data()
-    arch = make_arch("resnet50", "digits", "n2nskip-csp", 0.125, SMALL_SKIPS)
-    masks, meta = prune(arch, "n2nskip-csp", 0.05, 0, 0.5, lambda: data)
+def write_mask_file(folder, model):
     from n2n.skips import add_skips
 
+    data = load_digits_data()
+    arch = make_arch(model, "digits", "n2nskip-csp", 0.125, SMALL_SKIPS)
+    masks, meta = prune(arch, "n2nskip-csp", 0.05, 0, 0.5, lambda: data)
     masks, meta = add_skips(arch, masks, meta, 0)
-    path = tmp_path_factory.mktemp("cell") / "skip_mask.npz"
-    save_masks(path, masks, meta)
-    return path
+    save_masks(folder / "skip_mask.npz", masks, meta)
+    return folder / "skip_mask.npz"
+
+
+@pytest.fixture(scope="module")
+def mask_file(tmp_path_factory):
+    """ResNet50 with N2NSkip: bottlenecks, projection shortcuts and skips all resume exactly."""
+    return write_mask_file(tmp_path_factory.mktemp("resnet"), "resnet50")
+
+
+@pytest.fixture(scope="module")
+def vgg_mask_file(tmp_path_factory):
+    """VGG19 with N2NSkip: three times cheaper to train, for the tests of stopping."""
+    return write_mask_file(tmp_path_factory.mktemp("vgg"), "vgg19")
 
 
 def run_train(folder, mask_file, kill_after=None):
@@ -95,13 +105,13 @@ def test_batch_augmentation_is_a_padded_crop_and_flip():
         assert found
 
 
-def test_sigusr1_checkpoints_and_exits_to_resume(tmp_path, mask_file):
+def test_sigusr1_checkpoints_and_exits_to_resume(tmp_path, vgg_mask_file):
     """SLURM's warning before a time limit: the job finishes its epoch, exits 75, and a rerun resumes."""
     import signal
     import time
 
     env = {k: v for k, v in os.environ.items() if k != KILL_AFTER_EPOCH_ENV}
-    args = [str(mask_file), str(tmp_path / "model.pt"), str(tmp_path / "metrics.parquet"), str(tmp_path / "ckpt.pt")]
+    args = [str(vgg_mask_file), str(tmp_path / "model.pt"), str(tmp_path / "metrics.parquet"), str(tmp_path / "ckpt.pt")]
     recipe = {**RECIPE, "epochs": 4}  # the signal comes in epoch 2: the job stops after it, before the end
     script = TRAIN_SCRIPT.replace("{recipe!r}", repr(recipe))
     proc = subprocess.Popen([sys.executable, "-c", script, *args], env=env, stderr=subprocess.PIPE, text=True)
@@ -117,10 +127,10 @@ def test_sigusr1_checkpoints_and_exits_to_resume(tmp_path, mask_file):
     assert len(pd.read_parquet(tmp_path / "metrics.parquet")) == 4
 
 
-def test_a_diverging_run_fails_loudly_and_keeps_its_last_good_checkpoint(tmp_path, mask_file):
+def test_a_diverging_run_fails_loudly_and_keeps_its_last_good_checkpoint(tmp_path, vgg_mask_file):
     # epoch 1 at lr 0.05, epoch 2 at lr 5e10: the loss overflows to NaN or infinity
     recipe = {**RECIPE, "epochs": 3, "lr_step_epochs": 1, "lr_gamma": 1e12}
-    args = [str(mask_file), str(tmp_path / "model.pt"), str(tmp_path / "metrics.parquet"), str(tmp_path / "ckpt.pt")]
+    args = [str(vgg_mask_file), str(tmp_path / "model.pt"), str(tmp_path / "metrics.parquet"), str(tmp_path / "ckpt.pt")]
     proc = subprocess.run([sys.executable, "-c", TRAIN_SCRIPT.format(recipe=recipe), *args], capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode != 0
