@@ -1,14 +1,13 @@
-"""Data sets: the bundled demo digits, CIFAR-10/100 (torchvision's on-disk format) and ImageNet.
+"""Data sets: the bundled demo digits, CIFAR-10/100 (torchvision's on-disk format); ImageNet in
+`n2n.imagenet`.
 
 Small data sets live in memory as uint8 tensors (on the training device when there is one)
 and are augmented a whole batch at a time: random crop with zero padding and horizontal flip,
-the paper's augmentation, with no per-sample Python. ImageNet is read from an ImageFolder tree
-with torchvision's DataLoader.
+the paper's augmentation, with no per-sample Python.
 """
 
 from __future__ import annotations
 
-import logging
 import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,8 +18,6 @@ import torch
 
 from n2n.distributed import SINGLE, Ranks
 from n2n.registry import CIFAR_FOLDERS, data_files
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -198,166 +195,6 @@ def load_cifar(name: str, data_root: str) -> ResidentData:
     return ResidentData(DATASET_INFO[name], train_x, train_y, test_x, np.asarray(test[key]))
 
 
-class UnreadableImageError(RuntimeError):
-    """An image file that no decoder can read (named in the message)."""
-
-
-def jpeg_components(blob: bytes) -> int | None:
-    """Colour components of a JPEG (1 grey, 3 YCbCr, 4 CMYK/YCCK) from its frame header; None if not a JPEG."""
-    if blob[:3] != b"\xff\xd8\xff":
-        return None
-    i = 2
-    while i + 9 < len(blob) and blob[i] == 0xFF:
-        marker = blob[i + 1]
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
-            return blob[i + 9]
-        i += 2 + int.from_bytes(blob[i + 2:i + 4], "big")
-    return None
-
-
-def decode_images(blobs: list[torch.Tensor], paths: list[str], device: torch.device) -> tuple[list[torch.Tensor], list[str]]:
-    """Decode encoded image files to RGB uint8 [3, H, W] tensors on `device`; also return the files
-    decoded on the CPU.
-
-    Grey and colour JPEGs go to torchvision's batch decoder (on the GPU when `device` is CUDA).
-    Whatever it does not take (ImageNet's PNG named .JPEG, its CMYK JPEGs, a damaged file) is
-    decoded on the CPU by PIL, as the PIL path would; a file PIL cannot read either is an error.
-    This is the one place that decodes: a newer decoder replaces this function.
-    """
-    from torchvision.io import ImageReadMode, decode_jpeg
-
-    images: list[torch.Tensor | None] = [None] * len(blobs)
-    fast = [i for i, b in enumerate(blobs) if jpeg_components(b.numpy().tobytes()) in (1, 3)]
-    try:
-        decoded = decode_jpeg([blobs[i] for i in fast], mode=ImageReadMode.RGB, device=device) if fast else []
-        for i, image in zip(fast, decoded):
-            images[i] = image
-    except RuntimeError:  # a damaged file fails the whole batch: try each one alone
-        for i in fast:
-            try:
-                images[i] = decode_jpeg(blobs[i], mode=ImageReadMode.RGB, device=device)
-            except RuntimeError:
-                pass
-    slow = [i for i, image in enumerate(images) if image is None]
-    for i in slow:
-        images[i] = _decode_with_pil(blobs[i], paths[i]).to(device)
-    return images, [paths[i] for i in slow]
-
-
-def _decode_with_pil(blob: torch.Tensor, path: str) -> torch.Tensor:
-    import io
-
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(blob.numpy().tobytes())) as image:
-            rgb = np.asarray(image.convert("RGB"))
-    except Exception as err:
-        raise UnreadableImageError(f"{path}: no decoder can read this image ({type(err).__name__}: {err})") from None
-    return torch.from_numpy(rgb.copy()).permute(2, 0, 1)
-
-
-class _EncodedFiles(torch.utils.data.Dataset):
-    """ImageFolder samples as undecoded file bytes: decoding happens in whole batches, on the GPU."""
-
-    def __init__(self, samples: list[tuple[str, int]]) -> None:
-        self.samples = samples
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, i: int):
-        path, label = self.samples[i]
-        return torch.from_numpy(np.fromfile(path, dtype=np.uint8)), label, path
-
-
-def _bytes_collate(batch):
-    return [b[0] for b in batch], torch.tensor([b[1] for b in batch]), [b[2] for b in batch]
-
-
-class ImageFolderData:
-    """ImageNet from an ImageFolder tree (Table 2).
-
-    DataLoader workers with pinned memory feed the GPU. With `decode_on_device` (default: when
-    training on CUDA) the workers only read JPEG bytes and `torchvision.io.decode_jpeg(device=...)`
-    decodes the whole batch on the GPU, where crop, flip and normalisation follow; otherwise the
-    workers decode with PIL and apply torchvision's transforms per sample.
-    """
-
-    def __init__(self, data_root: str, num_workers: int, decode_on_device: bool | None = None) -> None:
-        check_data("imagenet", data_root)
-        from torchvision import datasets, transforms
-
-        info = DATASET_INFO["imagenet"]
-        self.info = info
-        normalise = transforms.Normalize(info.mean, info.std)
-        root = Path(data_root) / "imagenet"
-        self.train_set = datasets.ImageFolder(str(root / "train"), transforms.Compose([
-            transforms.RandomResizedCrop(224), transforms.RandomHorizontalFlip(), transforms.ToTensor(), normalise]))
-        self.test_set = datasets.ImageFolder(str(root / "val"), transforms.Compose([
-            transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(), normalise]))
-        self.num_workers = num_workers
-        self.decode_on_device = decode_on_device
-        self.decoded_on_cpu: set[str] = set()  # files the batch decoder did not take, logged once each
-        self.device = torch.device("cpu")
-
-    def to(self, device: torch.device | str) -> ImageFolderData:
-        self.device = torch.device(device)
-        return self
-
-    @property
-    def train_size(self) -> int:
-        return len(self.train_set)
-
-    def _on_device(self) -> bool:
-        return self.device.type == "cuda" if self.decode_on_device is None else self.decode_on_device
-
-    def _loader(self, dataset, batch_size: int, generator: torch.Generator | None, collate=None,
-                ranks: Ranks = SINGLE):
-        """Batches in the order drawn from `generator` (file order without one), this rank's share of each."""
-        n = len(dataset)
-        order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-        batches = [order[s:s + batch_size] for s in range(0, n, batch_size)]
-        shares = [b[ranks.share(len(b))].tolist() for b in batches if len(b) >= ranks.world]
-        return torch.utils.data.DataLoader(dataset, batch_sampler=shares, num_workers=self.num_workers,
-                                           collate_fn=collate, pin_memory=self.device.type == "cuda")
-
-    def _decode_batch(self, blobs: list[torch.Tensor], paths: list[str], train: bool) -> torch.Tensor:
-        from torchvision.transforms import v2
-
-        images, on_cpu = decode_images(blobs, paths, self.device)
-        for path in on_cpu:
-            if path not in self.decoded_on_cpu:
-                self.decoded_on_cpu.add(path)
-                log.warning("decoded on the CPU (not a grey or colour JPEG): %s (%d such files so far)", path,
-                            len(self.decoded_on_cpu))
-        ops = ([v2.RandomResizedCrop(224, antialias=True), v2.RandomHorizontalFlip()] if train
-               else [v2.Resize(256, antialias=True), v2.CenterCrop(224)])
-        shape = v2.Compose(ops)
-        batch = torch.stack([shape(img) for img in images]).float().div_(255)
-        mean = torch.tensor(self.info.mean, device=self.device).view(1, 3, 1, 1)
-        std = torch.tensor(self.info.std, device=self.device).view(1, 3, 1, 1)
-        return (batch - mean) / std
-
-    def _batches(self, dataset, batch_size, generator, train: bool, ranks: Ranks):
-        if self._on_device():
-            files = _EncodedFiles(dataset.samples)
-            for blobs, y, paths in self._loader(files, batch_size, generator, _bytes_collate, ranks):
-                yield self._decode_batch(blobs, paths, train), y.to(self.device, non_blocking=True)
-        else:
-            for x, y in self._loader(dataset, batch_size, generator, None, ranks):
-                yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-
-    def train_batches(self, batch_size: int, generator: torch.Generator, ranks: Ranks = SINGLE):
-        return self._batches(self.train_set, batch_size, generator, True, ranks)
-
-    def test_batches(self, batch_size: int, ranks: Ranks = SINGLE):
-        return self._batches(self.test_set, batch_size, None, False, ranks)
-
-    def first_batch(self, batch_size: int):
-        return next(iter(self._loader(self.train_set, batch_size, torch.Generator().manual_seed(0))))
-
-
 def load_dataset(name: str, data_root: str, num_workers: int = 4):
     """The data set `name`, on the CPU; call `.to(device)` to move it."""
     if name == "digits":
@@ -365,6 +202,8 @@ def load_dataset(name: str, data_root: str, num_workers: int = 4):
     if name in CIFAR_FOLDERS:
         return load_cifar(name, data_root)
     if name == "imagenet":
+        from n2n.imagenet import ImageFolderData
+
         return ImageFolderData(data_root, num_workers)
     raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(DATASET_INFO)}")
 

@@ -187,11 +187,19 @@ def run_heat_signature(adjacency_path: str, nodes_path: str, heat_path: str, dis
     write_parquet(scree_path, scree_frame)
 
 
-def laplacian_spectrum(adjacency: sp.spmatrix, kind: str = "unnormalised", max_nodes: int = 8000) -> np.ndarray | None:
-    """All eigenvalues of L, ascending (dense eigvalsh); None above `max_nodes` (O(n^3) time, O(n^2) memory)."""
+def laplacian_spectrum(adjacency: sp.spmatrix, kind: str = "unnormalised",
+                       max_nodes: int = 25000) -> np.ndarray | None:
+    """All eigenvalues of L, ascending, exactly (LAPACK's divide and conquer, eigenvalues only); None
+    above `max_nodes`.
+
+    It works in place in one n x n float64 array: L is symmetric, so its C-ordered array read in
+    Fortran order is L itself and LAPACK makes no copy. For ResNet50's 22,733 nodes that is 4.1 GB
+    and about 12 minutes on 2 cores (O(n^3)).
+    """
     if adjacency.shape[0] > max_nodes:
         return None
-    return np.sort(la.eigvalsh(laplacian(adjacency, kind).toarray()))
+    dense = laplacian(adjacency, kind).toarray()
+    return np.sort(la.eigvalsh(dense.T, overwrite_a=True, check_finite=False, driver="evd"))
 
 
 def scree(eigenvalues: np.ndarray, ts: np.ndarray, fractions: np.ndarray) -> pd.DataFrame:

@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from conftest import SMALL_SKIPS
-from n2n.data import DATASET_INFO, ImageFolderData, ResidentData, TorchvisionData, augment, load_digits_data
+from n2n.data import DATASET_INFO, ResidentData, TorchvisionData, augment, load_digits_data
+from n2n.imagenet import ImageFolderData
 
 
 def marker_positions(images: torch.Tensor) -> np.ndarray:
@@ -135,7 +136,7 @@ def test_imagenet_odd_files_are_read_on_both_paths(imagenet_oddities, decode_on_
 
 
 def test_an_unreadable_image_is_an_error_naming_it(imagenet_oddities):
-    from n2n.data import UnreadableImageError
+    from n2n.imagenet import UnreadableImageError
 
     bad = imagenet_oddities / "imagenet" / "val" / "n01440764" / "rgb0.JPEG"
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")

@@ -14,7 +14,7 @@ from PIL import Image
 from scipy.io import savemat
 
 from conftest import ROOT
-from n2n.data import ImageFolderData
+from n2n.imagenet import ImageFolderData
 
 # ILSVRC2012_IDs deliberately not in sorted-WNID order (as in the real devkit), plus one non-leaf synset
 SYNSETS = [(1, "n02105855", 0), (2, "n01440764", 0), (3, "n01443537", 0), (1001, "n00001740", 3)]
