@@ -1,6 +1,4 @@
 # aggregate: the paper's tables (parquet + Markdown) and figures (PNG + PDF).
-T = R + "/tables"
-FIG = R + "/figures"
 TABLES = {
     "table1": ("tables", "table1", "acc.json"),
     "table2": ("tables", "table2", "acc.json"),
@@ -28,8 +26,8 @@ localrules:
 
 rule all_tables:
     input:
-        expand(T + "/{table}.{ext}", table=TABLES, ext=("parquet", "md")),
-        expand(FIG + "/{figure}.{ext}", figure=FIGURES, ext=("png", "pdf")),
+        expand(in_tables("{table}.{ext}"), table=TABLES, ext=("parquet", "md")),
+        expand(in_figures("{figure}.{ext}"), figure=FIGURES, ext=("png", "pdf")),
     default_target: True
 
 
@@ -37,14 +35,14 @@ rule table:
     input:
         lambda wc: cell_files(*TABLES[wc.table]),
     output:
-        parquet=T + "/{table}.parquet",
-        markdown=T + "/{table}.md",
+        parquet=in_tables("{table}.parquet"),
+        markdown=in_tables("{table}.md"),
     wildcard_constraints:
         table="|".join(TABLES),
     log:
-        T + "/logs/{table}.log",
+        in_tables("logs/{table}.log"),
     benchmark:
-        T + "/logs/{table}.benchmark.tsv"
+        in_tables("logs/{table}.benchmark.tsv")
     params:
         cells=lambda wc: cell_keys(*TABLES[wc.table][:2]),
         t_sat=config["connectivity"]["t_sat"],
@@ -62,14 +60,14 @@ rule figure:
     input:
         lambda wc: cell_files(*FIGURES[wc.figure]),
     output:
-        png=FIG + "/{figure}.png",
-        pdf=FIG + "/{figure}.pdf",
+        png=in_figures("{figure}.png"),
+        pdf=in_figures("{figure}.pdf"),
     wildcard_constraints:
         figure="|".join(FIGURES),
     log:
-        FIG + "/logs/{figure}.log",
+        in_figures("logs/{figure}.log"),
     benchmark:
-        FIG + "/logs/{figure}.benchmark.tsv"
+        in_figures("logs/{figure}.benchmark.tsv")
     params:
         cells=lambda wc: cell_keys(*FIGURES[wc.figure][:2]),
         t_sat=config["connectivity"]["t_sat"],
@@ -89,7 +87,7 @@ for _name in TABLES:
         name:
             _name if _name.startswith("table") else f"table_{_name}"
         input:
-            expand(T + "/{table}.{ext}", table=_name, ext=("parquet", "md")),
+            expand(in_tables("{table}.{ext}"), table=_name, ext=("parquet", "md")),
 
 
 for _name in FIGURES:
@@ -98,4 +96,4 @@ for _name in FIGURES:
         name:
             f"figure_{_name}"
         input:
-            expand(FIG + "/{figure}.{ext}", figure=_name, ext=("png", "pdf")),
+            expand(in_figures("{figure}.{ext}"), figure=_name, ext=("png", "pdf")),

@@ -8,8 +8,24 @@ n2n.config.check_config(config)
 
 R = config["results_dir"]
 DATA = config["data_root"]
-CELL = R + "/{model}/{dataset}/{pruner}/{density}/seed{seed}"
 ENV = "../envs/n2n.yaml"
+
+
+def cell(name):
+    """A file of a cell's folder: results/{model}/{dataset}/{pruner}/{density}/seed{seed}/<name>."""
+    return f"{R}/{{model}}/{{dataset}}/{{pruner}}/{{density}}/seed{{seed}}/{name}"
+
+
+def in_tables(name):
+    return f"{R}/tables/{name}"
+
+
+def in_figures(name):
+    return f"{R}/figures/{name}"
+
+
+def in_data(name):
+    return f"{DATA}/{name}"
 
 
 wildcard_constraints:
@@ -34,7 +50,7 @@ def data_input(wc):
 def final_mask(wc):
     """skip_mask.npz for n2nskip-X / resskip-X, the prune stage's mask otherwise."""
     skip_kind, _ = registry.split_method(checked(wc).pruner)
-    return (CELL + ("/skip_mask.npz" if skip_kind else "/prune_mask.npz")).format(**wc)
+    return cell("skip_mask.npz" if skip_kind else "prune_mask.npz").format(**wc)
 
 
 def reference_heat(wc):

@@ -3,14 +3,14 @@
 
 rule adjacency:
     input:
-        CELL + "/model.pt",
+        cell("model.pt"),
     output:
-        adjacency=CELL + "/adjacency.npz",
-        nodes=CELL + "/nodes.parquet",
+        adjacency=cell("adjacency.npz"),
+        nodes=cell("nodes.parquet"),
     log:
-        CELL + "/logs/adjacency.log",
+        cell("logs/adjacency.log"),
     benchmark:
-        CELL + "/logs/adjacency.benchmark.tsv"
+        cell("logs/adjacency.benchmark.tsv")
     params:
         weighting=config["connectivity"]["weighting"],
     threads: res("adjacency", "threads", 1)
@@ -25,18 +25,18 @@ rule adjacency:
 
 rule heat_signature:
     input:
-        adjacency=CELL + "/adjacency.npz",
-        nodes=CELL + "/nodes.parquet",
+        adjacency=cell("adjacency.npz"),
+        nodes=cell("nodes.parquet"),
         reference=reference_heat,
     output:
-        heat=CELL + "/heat.parquet",
-        distance=CELL + "/heat_distance.parquet",
-        layers=CELL + "/heat_layers.parquet",
-        scree=CELL + "/scree.parquet",
+        heat=cell("heat.parquet"),
+        distance=cell("heat_distance.parquet"),
+        layers=cell("heat_layers.parquet"),
+        scree=cell("scree.parquet"),
     log:
-        CELL + "/logs/heat_signature.log",
+        cell("logs/heat_signature.log"),
     benchmark:
-        CELL + "/logs/heat_signature.benchmark.tsv"
+        cell("logs/heat_signature.benchmark.tsv")
     params:
         connectivity=config["connectivity"],
     threads: res("heat_signature", "threads", 1)

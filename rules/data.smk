@@ -1,4 +1,6 @@
-# Data: CIFAR can be fetched where there is network; ImageNet must be placed by hand.
+# Data: CIFAR can be fetched where there is network; ImageNet must be placed by hand
+# (`python -m n2n prepare-imagenet` builds its tree from the official archives).
+import os
 
 
 rule download_data:
@@ -8,7 +10,7 @@ rule download_data:
 
 rule download_cifar:
     output:
-        directory(DATA + "/{folder}"),
+        directory(in_data("{folder}")),
     wildcard_constraints:
         folder="|".join(registry.CIFAR_FOLDERS.values()),
     log:
@@ -17,7 +19,7 @@ rule download_cifar:
         "logs/download_{folder}.benchmark.tsv"
     params:
         dataset=lambda wc: {v: k for k, v in registry.CIFAR_FOLDERS.items()}[wc.folder],
-        data_root=DATA,
+        data_root=lambda wc, output: os.path.dirname(output[0]),  # torchvision writes the folder there
     threads: 1
     resources:
         mem_mb=2000,
@@ -30,7 +32,7 @@ rule download_cifar:
 
 rule imagenet_missing:
     output:
-        directory(DATA + "/imagenet"),
+        directory(in_data("imagenet")),
     log:
         "logs/imagenet_missing.log",
     benchmark:
@@ -42,5 +44,6 @@ rule imagenet_missing:
     conda:
         ENV
     shell:
-        "echo 'ImageNet is not downloadable: place its ImageFolder tree at {output}/train and {output}/val' "
+        "echo 'ImageNet is not downloadable: build its tree at {output} with "
+        "python -m n2n prepare-imagenet --archives <folder of the ILSVRC2012 tars> --out {output}' "
         "| tee {log} >&2; exit 1"

@@ -5,11 +5,11 @@ rule prune:
     input:
         data=data_input,
     output:
-        CELL + "/prune_mask.npz",
+        cell("prune_mask.npz"),
     log:
-        CELL + "/logs/prune.log",
+        cell("logs/prune.log"),
     benchmark:
-        CELL + "/logs/prune.benchmark.tsv"
+        cell("logs/prune.benchmark.tsv")
     params:
         width=config["width"],
         skips=config["skips"],
@@ -30,13 +30,13 @@ rule prune:
 
 rule add_skips:
     input:
-        CELL + "/prune_mask.npz",
+        cell("prune_mask.npz"),
     output:
-        CELL + "/skip_mask.npz",
+        cell("skip_mask.npz"),
     log:
-        CELL + "/logs/add_skips.log",
+        cell("logs/add_skips.log"),
     benchmark:
-        CELL + "/logs/add_skips.benchmark.tsv"
+        cell("logs/add_skips.benchmark.tsv")
     threads: res("add_skips", "threads", 1)
     resources:
         mem_mb=res("add_skips", "mem_mb"),

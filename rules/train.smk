@@ -8,14 +8,14 @@ rule train:
         masks=final_mask,
         data=data_input,
     output:
-        model=CELL + "/model.pt",
-        metrics=CELL + "/metrics.parquet",
+        model=cell("model.pt"),
+        metrics=cell("metrics.parquet"),
     log:
-        CELL + "/logs/train.log",
+        cell("logs/train.log"),
     benchmark:
-        CELL + "/logs/train.benchmark.tsv"
+        cell("logs/train.benchmark.tsv")
     params:
-        checkpoint=CELL + "/train_checkpoint.pt",
+        checkpoint=cell("train_checkpoint.pt"),
         data_root=DATA,
         recipe=recipe,
         device=config["device"],
@@ -33,15 +33,15 @@ rule train:
 
 rule evaluate:
     input:
-        model=CELL + "/model.pt",
+        model=cell("model.pt"),
         masks=final_mask,
         data=data_input,
     output:
-        CELL + "/acc.json",
+        cell("acc.json"),
     log:
-        CELL + "/logs/evaluate.log",
+        cell("logs/evaluate.log"),
     benchmark:
-        CELL + "/logs/evaluate.benchmark.tsv"
+        cell("logs/evaluate.benchmark.tsv")
     params:
         data_root=DATA,
         batch_size=lambda wc: recipe(wc)["eval_batch_size"],
