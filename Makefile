@@ -8,7 +8,7 @@ BIN      = $(VENV)/bin
 TORCH    = torch==2.14.1 torchvision==0.29.1
 STAMP    = $(VENV)/.installed
 
-.PHONY: install demo test clean-demo
+.PHONY: install demo report test clean-demo
 
 install: $(STAMP)
 
@@ -25,6 +25,12 @@ demo: install
 	@echo "Tables:  $$(ls results/demo/tables/*.md results/demo/tables/*.parquet | tr '\n' ' ')"
 	@echo "Figures: $$(ls results/demo/figures/*.png results/demo/figures/*.pdf | tr '\n' ' ')"
 	@cat results/demo/tables/table1.md
+	@echo "All tables and figures on one page: make report"
+
+# one HTML page with every table and figure of the demo (run `make demo` first)
+report: install
+	$(BIN)/snakemake all_tables --cores $(CORES) --configfile config/demo.yaml --report results/demo/report.html
+	@echo "Report: results/demo/report.html"
 
 test: install
 	$(BIN)/python -m pytest -q

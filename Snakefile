@@ -10,6 +10,9 @@ min_version("8.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/aggregate.smk"
 include: "rules/prune.smk"

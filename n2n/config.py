@@ -125,3 +125,10 @@ def training_recipe(config: dict[str, Any], dataset: str) -> dict[str, Any]:
     recipe.update(config.get("dataset_training", {}).get(dataset, {}))
     recipe.setdefault("num_workers", 4)
     return recipe
+
+
+def write_config(config: dict[str, Any], path: str | Path) -> None:
+    """The configuration a run used, as YAML (written atomically)."""
+    from n2n.io import write_text
+
+    write_text(path, yaml.safe_dump(config, sort_keys=False))

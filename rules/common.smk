@@ -24,6 +24,10 @@ def in_figures(name):
     return f"{R}/figures/{name}"
 
 
+def in_results(name):
+    return f"{R}/{name}"
+
+
 def in_data(name):
     return f"{DATA}/{name}"
 
@@ -87,6 +91,16 @@ def cells(section, name):
 
 def cell_files(section, name, filename):
     return [f"{c.path(R)}/{filename}" for c in cells(section, name)]
+
+
+def grid_summary(section, name):
+    """The cells of a table or figure in words, for its report caption."""
+    cs = cells(section, name)
+    seeds = sorted({c.seed for c in cs})
+    parts = [("models", [c.model for c in cs]), ("data sets", [c.dataset for c in cs]),
+             ("methods", [c.method for c in cs]), ("densities", [c.density for c in cs])]
+    words = "; ".join(f"{label} {', '.join(dict.fromkeys(values))}" for label, values in parts)
+    return f"{words}; {len(seeds)} seed{'s' if len(seeds) > 1 else ''} ({', '.join(map(str, seeds))})"
 
 
 def cell_keys(section, name):

@@ -118,3 +118,20 @@ def test_dag_rulegraph_and_summary(tiny_run):
     assert dag.startswith("digraph")
     summary = run_snakemake(["--summary", "all_tables"], config, tmp).stdout
     assert "acc.json" in summary
+
+
+def test_report_holds_every_table_and_figure_with_its_caption(tiny_run):
+    tmp, config = tiny_run
+    report = tmp / "report.html"
+    run_snakemake(["--report", str(report), "all_tables"], config, tmp)
+    html = report.read_text()
+    for name in ("table1", "table2", "table3", "pruners"):
+        assert f"{name}.md" in html and f"{name}.parquet" in html
+    for name in ("convergence", "skip_comparison", "heat_signature", "heat_layers", "scree", "pruner_comparison",
+                 "layer_densities"):
+        assert f"{name}.png" in html
+    assert "config_used.yaml" in html
+    for caption in ("Table 1: test accuracy", "Scree curves", "N2NSkip against ResSkip", "methods dense, rp"):
+        assert caption in html, caption
+    for category in ("Accuracy", "Connectivity", "Pruners", "Convergence", "Configuration"):
+        assert category in html
