@@ -10,14 +10,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-@contextlib.contextmanager
-def job_logging(path: str) -> Iterator[logging.Logger]:
+def add_log_file(path: str, mode: str = "w") -> logging.Handler:
+    """Send every INFO-and-above record of this process to `path` (also by the rank-0 process of a data-parallel training)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, mode="w")
+    handler = logging.FileHandler(path, mode=mode)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    return handler
+
+
+@contextlib.contextmanager
+def job_logging(path: str) -> Iterator[logging.Logger]:
+    handler = add_log_file(path)
+    root = logging.getLogger()
     if "SLURM_JOB_ID" in os.environ:  # which cluster job ran this stage
         root.info("SLURM job %s on %s", os.environ["SLURM_JOB_ID"], os.uname().nodename)
     try:

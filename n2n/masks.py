@@ -92,11 +92,20 @@ def count_nonzero(model: nn.Module) -> int:
     return int(sum(int(torch.count_nonzero(p)) for p in prunable_parameters(model).values()))
 
 
+def pack_mask(mask: torch.Tensor) -> np.ndarray:
+    """A bool mask as bits (uint8, row-major): what mask files and sparse model files store."""
+    return np.packbits(mask.detach().cpu().numpy().astype(bool).ravel())
+
+
+def unpack_mask(bits: np.ndarray, shape: list[int] | tuple[int, ...]) -> torch.Tensor:
+    return torch.from_numpy(np.unpackbits(bits, count=int(np.prod(shape))).astype(bool).reshape(shape))
+
+
 def save_masks(path: str | Path, masks: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     arrays: dict[str, np.ndarray] = {"__meta__": np.array(json.dumps(meta, sort_keys=True))}
     shapes = {}
     for i, (name, mask) in enumerate(masks.items()):
-        arrays[f"m{i}"] = np.packbits(mask.detach().cpu().numpy().astype(bool).ravel())
+        arrays[f"m{i}"] = pack_mask(mask)
         shapes[name] = list(mask.shape)
     arrays["__names__"] = np.array(json.dumps(shapes))
     with atomic_path(path) as tmp:
@@ -110,11 +119,7 @@ def load_masks(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["__meta__"]))
             shapes = json.loads(str(data["__names__"]))
-            masks = {}
-            for i, (name, shape) in enumerate(shapes.items()):
-                n = int(np.prod(shape))
-                bits = np.unpackbits(data[f"m{i}"], count=n).astype(bool)
-                masks[name] = torch.from_numpy(bits.reshape(shape))
+            masks = {name: unpack_mask(data[f"m{i}"], shape) for i, (name, shape) in enumerate(shapes.items())}
     except FileNotFoundError:
         raise
     except Exception as err:  # a truncated or foreign file

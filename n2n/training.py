@@ -17,14 +17,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from n2n.distributed import SINGLE, Ranks
 from n2n.io import atomic_path
-from n2n.masks import apply_masks_, float_masks
+from n2n.masks import apply_masks_, float_masks, pack_mask, unpack_mask
 
 log = logging.getLogger(__name__)
 
@@ -223,18 +222,16 @@ def save_model(path: str | Path, model: nn.Module, meta: dict[str, Any],
         weight = state.pop(name)
         if bool(weight[~mask.cpu()].any()):
             raise RuntimeError(f"{name}: pruned weights are nonzero; the masks were not enforced")
-        bits = np.packbits(mask.cpu().numpy().ravel())
-        sparse[name] = {"shape": list(weight.shape), "bits": torch.from_numpy(bits), "values": weight[mask.cpu()]}
+        sparse[name] = {"shape": list(weight.shape), "bits": torch.from_numpy(pack_mask(mask)),
+                        "values": weight[mask.cpu()]}
     with atomic_path(path) as tmp:
         torch.save({"format": MODEL_FORMAT, "arch": model.arch.to_dict(), "meta": meta, "state_dict": state,
                     "sparse": sparse}, tmp)
 
 
 def _dense_weight(entry: dict[str, Any]) -> torch.Tensor:
-    shape = entry["shape"]
-    mask = np.unpackbits(entry["bits"].numpy(), count=int(np.prod(shape))).astype(bool)
-    weight = torch.zeros(shape, dtype=entry["values"].dtype)
-    weight[torch.from_numpy(mask.reshape(shape))] = entry["values"]
+    weight = torch.zeros(entry["shape"], dtype=entry["values"].dtype)
+    weight[unpack_mask(entry["bits"].numpy(), entry["shape"])] = entry["values"]
     return weight
 
 
@@ -290,12 +287,10 @@ def _train_rank(rank: int, world: int, port: int, log_files: list[str], args: tu
     from n2n.distributed import join, leave
 
     if rank == 0:  # rank 0 logs to the job's log, after what the job has written there
-        root = logging.getLogger()
-        root.setLevel(logging.INFO)
+        from n2n.joblog import add_log_file
+
         for path in log_files:
-            handler = logging.FileHandler(path, mode="a")
-            handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-            root.addHandler(handler)
+            add_log_file(path, mode="a")
     device = resolve_device(args[7])
     if device.type == "cuda":
         device = torch.device("cuda", rank)
