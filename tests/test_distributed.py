@@ -86,3 +86,13 @@ def test_two_processes_at_64_train_like_one_at_128(tmp_path, mask_file):
     print("2 x 64: ", b[["train_loss", "test_accuracy"]].to_dict("list"))
     assert abs(a["train_loss"].iloc[0] - b["train_loss"].iloc[0]) <= 0.01 * a["train_loss"].iloc[0]
     assert (b["train_loss"].diff().dropna() < 0).all()
+
+
+def test_the_reference_pipeline_refuses_several_processes(tmp_path, mask_file):
+    from n2n.training import run_train
+
+    recipe = {**RECIPE, "pipeline": "dataloader"}
+    with pytest.raises(ValueError, match="trains in one process"):
+        run_train(str(mask_file), str(tmp_path / "m.pt"), str(tmp_path / "m.parquet"), str(tmp_path / "c.pt"),
+                  "digits", "data", recipe, "cpu", 1, processes=2)
+    assert not (tmp_path / "m.pt").exists()
