@@ -7,6 +7,11 @@ BIN      = $(VENV)/bin
 # torch and torchvision pinned for this project's machines; pyproject.toml keeps ranges open for clusters
 TORCH    = torch==2.14.1 torchvision==0.29.1
 STAMP    = $(VENV)/.installed
+PACKAGES = $(TORCH) -e ".[vision,workflow,test]"
+# uv does not read pip's configuration: hand it the package indexes pip uses (a local mirror, say)
+PIP_SETTING = $(shell $(PYTHON) -m pip config list 2>/dev/null | sed -n "s/^[^.]*\.$(1)='\(.*\)'$$/\1/p" | head -1)
+UV = UV_EXTRA_INDEX_URL="$(call PIP_SETTING,extra-index-url)" UV_FIND_LINKS="$(call PIP_SETTING,find-links)" \
+     UV_INDEX_STRATEGY=unsafe-best-match $(BIN)/uv
 
 .PHONY: install demo report test clean-demo
 
@@ -14,9 +19,9 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	# pip byte-compiles one file at a time: compiling afterwards on every core saves about a minute
-	$(BIN)/pip install --quiet --no-compile $(TORCH) -e ".[vision,workflow,test]"
-	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib >/dev/null || true  # a file that fails compiles on import
+	# uv installs and byte-compiles in parallel: 2.2 min with pip here, under 1 min with uv; pip if uv cannot be had
+	$(BIN)/pip install --quiet uv 2>/dev/null && $(UV) pip install --quiet --python $(BIN)/python --compile-bytecode $(PACKAGES) \
+	  || $(BIN)/pip install --quiet $(PACKAGES)
 	touch $(STAMP)
 
 demo: install

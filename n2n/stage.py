@@ -163,6 +163,8 @@ def serve(address: str, parent_pid: int) -> None:
     matplotlib.use("Agg")
     with _StageServer(address, _StageHandler) as server:
         for module in PRELOAD:  # requests wait in the socket's backlog meanwhile
+            if os.getppid() != parent_pid:  # the run ended (a dry run, Ctrl-C) before the imports did
+                return
             importlib.import_module(module)
         server.timeout = 1.0
         while os.getppid() == parent_pid:

@@ -6,11 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-import torch
-import yaml
+# tests run in three workers on two cores (pyproject.toml): one thread each, in the workers and in the
+# processes they start (numpy's and scipy's BLAS read this when first loaded), or they fight for the cores
+os.environ["OMP_NUM_THREADS"] = "1"
 
-# tests run in two workers on two cores (pyproject.toml): one thread each, or they fight for the cores
+import pytest  # noqa: E402
+import torch  # noqa: E402
+import yaml  # noqa: E402
+
 torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]

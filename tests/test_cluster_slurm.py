@@ -29,7 +29,7 @@ pytestmark = [
                        reason="needs root and Debian's SLURM packages (.ci/run installs them)"),
 ]
 SETUP = ROOT / "tests" / "slurm" / "local_slurm.sh"
-EPOCHS = 15  # long enough to cancel a training after its second epoch
+EPOCHS = 6  # long enough to cancel a training after its first epoch, with time to spare
 
 
 @pytest.fixture(scope="module")
@@ -70,18 +70,18 @@ def test_demo_grid_through_the_slurm_profile(cluster, tmp_path, demo_config):
     log = open(tmp_path / "snakemake.log", "w")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
-        # cancel one training job once it has checkpointed two epochs
+        # cancel one training job once it has checkpointed an epoch
         cancelled_cell, deadline = None, time.time() + 420
         while cancelled_cell is None and time.time() < deadline and proc.poll() is None:
             for ckpt in results.glob("vgg19/digits/*/*/seed*/train_checkpoint.pt"):
-                if checkpoint_epoch(ckpt) >= 2:
+                if checkpoint_epoch(ckpt) >= 1:
                     match = re.search(r"SLURM job (\d+)", (ckpt.parent / "logs" / "train.log").read_text())
                     if match:
                         subprocess.run(["scancel", match.group(1)], check=True, timeout=30)
                         cancelled_cell = ckpt.parent
                         break
             time.sleep(0.5)
-        assert cancelled_cell is not None, "no training job reached epoch 2 in time"
+        assert cancelled_cell is not None, "no training job checkpointed an epoch in time"
         proc.wait(timeout=600)
     finally:
         if proc.poll() is None:
@@ -112,7 +112,7 @@ def test_demo_grid_through_the_slurm_profile(cluster, tmp_path, demo_config):
     # the cancelled job was retried and resumed from its checkpoint ...
     train_log = (cancelled_cell / "logs" / "train.log").read_text()
     resumed = re.search(r"resuming from .* after epoch (\d+)", train_log)
-    assert resumed and int(resumed.group(1)) >= 2, train_log[-2000:]
+    assert resumed and int(resumed.group(1)) >= 1, train_log[-2000:]
     # ... to the result of an uninterrupted run
     fresh = tmp_path / "fresh"
     fresh.mkdir()

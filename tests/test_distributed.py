@@ -73,7 +73,7 @@ def test_two_processes_keep_masks_exact_and_resume_to_the_same_result(tmp_path, 
 
 
 def test_two_processes_at_64_train_like_one_at_128(tmp_path, mask_file):
-    recipe = {**RECIPE, "epochs": 3, "lr": 0.05, "lr_step_epochs": 4}
+    recipe = {**RECIPE, "epochs": 2, "lr": 0.05, "lr_step_epochs": 4}
     one = train(tmp_path / "one", mask_file, 1, recipe=recipe)
     two = train(tmp_path / "two", mask_file, 2, recipe=recipe)
     assert one.returncode == 0 and two.returncode == 0, one.stderr[-2000:] + two.stderr[-2000:]
