@@ -51,6 +51,10 @@ def checkpoint_epoch(path: Path) -> int:
         return 0
 
 
+def slurm_jobs(path: Path) -> list[str]:
+    return re.findall(r"SLURM job (\d+)", path.read_text())
+
+
 def log_times(path: Path) -> tuple[datetime, datetime]:
     stamps = [datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S") for line in path.read_text().splitlines()
               if re.match(r"\d{4}-\d\d-\d\d ", line)]
@@ -59,7 +63,7 @@ def log_times(path: Path) -> tuple[datetime, datetime]:
 
 def test_demo_grid_through_the_slurm_profile(cluster, tmp_path, demo_config):
     results = tmp_path / "results"
-    # every cell stage, scl's GPU prune and three trainings to overlap; 14 cluster jobs
+    # every cell stage, scl's GPU prune and three trainings to overlap; 12 cluster jobs (the profile's groups)
     config = tiny_config(demo_config, results, seeds=[0], epochs=EPOCHS, methods=["dense", "n2nskip-rp", "scl"])
     config["resources"]["train"]["gpu"] = 1
     config_path = tmp_path / "config.yaml"
@@ -97,6 +101,11 @@ def test_demo_grid_through_the_slurm_profile(cluster, tmp_path, demo_config):
     assert stage_logs and all("SLURM job" in p.read_text() for p in stage_logs)
     assert not any("SLURM job" in p.read_text() for p in (results / "tables" / "logs").glob("*.log"))
     assert "submitted with SLURM jobid" in output or "SLURM jobid" in output
+    # the profile's groups: add_skips ran in its prune's SLURM job, evaluate in its training's
+    for cell in results.glob("vgg19/digits/*/*/seed*"):
+        job = {p.stem: slurm_jobs(p)[-1] for p in (cell / "logs").glob("*.log")}
+        assert job["evaluate"] == job["train"] != job["adjacency"], (cell, job)
+        assert job.get("add_skips", job["prune"]) == job["prune"] != job["train"], (cell, job)
 
     # each training job had a GPU of its own: overlapping jobs saw different CUDA_VISIBLE_DEVICES
     trains = []

@@ -54,7 +54,7 @@ def test_fast_and_usual_pipeline_train_alike():
     from n2n.models import build_model, make_arch
     from n2n.training import Recipe, train
 
-    recipe = Recipe(epochs=4, batch_size=64, lr=0.03, lr_step_epochs=2, lr_gamma=0.3, momentum=0.9,
+    recipe = Recipe(epochs=3, batch_size=64, lr=0.03, lr_step_epochs=2, lr_gamma=0.3, momentum=0.9,
                     weight_decay=5e-4, eval_batch_size=512, num_workers=0)
     finals = {"resident": [], "dataloader": []}
     for seed in (0, 1, 2):
