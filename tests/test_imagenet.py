@@ -93,3 +93,17 @@ def test_prepare_imagenet_refuses_missing_archives_and_an_existing_tree(archives
     (archives / "ILSVRC2012_img_val.tar").touch()
     with pytest.raises(FileExistsError, match="remove it"):
         prepare_imagenet(archives, tmp_path / "out")
+
+
+def test_prepare_imagenet_refuses_archives_that_disagree_with_the_devkit(archives, tmp_path):
+    from n2n.imagenet import prepare_imagenet
+
+    with tarfile.open(archives / "ILSVRC2012_img_val.tar", "a") as val:  # one image more than labels
+        add_bytes(val, "ILSVRC2012_val_00000006.JPEG", image_bytes(7))
+    with pytest.raises(ValueError, match="holds 6 images but the ground truth labels 5"):
+        prepare_imagenet(archives, tmp_path / "out")
+    with tarfile.open(archives / "ILSVRC2012_img_train.tar", "a") as train:  # a class the devkit lacks
+        add_bytes(train, "n09999999.tar", b"")
+    with pytest.raises(ValueError, match="n09999999.tar, which is not one of the devkit's classes"):
+        prepare_imagenet(archives, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # only the .partial tree, which the next run replaces
