@@ -161,15 +161,18 @@ def serve(address: str, parent_pid: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    with _StageServer(address, _StageHandler) as server:
-        for module in PRELOAD:  # requests wait in the socket's backlog meanwhile
-            if os.getppid() != parent_pid:  # the run ended (a dry run, Ctrl-C) before the imports did
-                return
-            importlib.import_module(module)
-        server.timeout = 1.0
-        while os.getppid() == parent_pid:
-            server.handle_request()
-            server.collect_children()
+    try:
+        with _StageServer(address, _StageHandler) as server:
+            for module in PRELOAD:  # requests wait in the socket's backlog meanwhile
+                if os.getppid() != parent_pid:  # the run ended (a dry run, Ctrl-C) before the imports did
+                    return
+                importlib.import_module(module)
+            server.timeout = 1.0
+            while os.getppid() == parent_pid:
+                server.handle_request()
+                server.collect_children()
+    finally:  # the parent is gone without stop_server: leave no socket behind
+        shutil.rmtree(Path(address).parent, ignore_errors=True)
 
 
 def start_server() -> subprocess.Popen:

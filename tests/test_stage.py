@@ -114,3 +114,8 @@ def test_the_server_exits_with_the_process_that_started_it(tmp_path):
         time.sleep(0.1)
     status = Path(f"/proc/{pid}/status").read_text() if Path(f"/proc/{pid}").exists() else "gone"
     assert status == "gone" or "zombie" in status
+    address = Path(out.stdout.split()[1])
+    deadline = time.monotonic() + 10
+    while address.parent.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not address.parent.exists()  # its socket folder went with it
