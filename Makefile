@@ -23,7 +23,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# uv installs in parallel: 22 s here where pip takes 2 min; pip if uv cannot be had
-	$(BIN)/pip install --quiet uv 2>/dev/null && $(UV) pip install --quiet --python $(BIN)/python $(PACKAGES) \
+	$(BIN)/pip install --quiet --timeout 20 --retries 1 uv 2>/dev/null && $(UV) pip install --quiet --python $(BIN)/python $(PACKAGES) \
 	  || $(BIN)/pip install --quiet --no-compile $(PACKAGES)
 	# byte-compile what the stages, Snakemake and the tests import by importing it once, in two processes
 	# (a quarter of the files, in a third of the time of compiling them all): where PYTHONDONTWRITEBYTECODE
