@@ -115,9 +115,8 @@ class ResidentData:
 
     def test_batches(self, batch_size: int, ranks: Ranks = SINGLE) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for start in range(0, len(self.test_y), batch_size):
-            part = slice(start, min(start + batch_size, len(self.test_y)))
-            share = ranks.share(part.stop - part.start)
-            part = slice(part.start + share.start, part.start + share.stop)
+            share = ranks.share(min(batch_size, len(self.test_y) - start))
+            part = slice(start + share.start, start + share.stop)
             yield self.normalise(self.test_x[part]), self.test_y[part]
 
     def first_batch(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:

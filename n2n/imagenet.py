@@ -81,8 +81,6 @@ def decode_images(blobs: list[torch.Tensor], paths: list[str], device: torch.dev
 
 
 def _decode_with_pil(blob: torch.Tensor, path: str) -> torch.Tensor:
-    import io
-
     from PIL import Image
 
     try:

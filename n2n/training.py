@@ -219,11 +219,11 @@ def save_model(path: str | Path, model: nn.Module, meta: dict[str, Any],
     for name, mask in (masks or {}).items():
         if bool(mask.all()):
             continue  # nothing pruned: dense storage is smaller
-        weight = state.pop(name)
-        if bool(weight[~mask.cpu()].any()):
+        weight, kept = state.pop(name), mask.cpu()
+        if bool(weight[~kept].any()):
             raise RuntimeError(f"{name}: pruned weights are nonzero; the masks were not enforced")
-        sparse[name] = {"shape": list(weight.shape), "bits": torch.from_numpy(pack_mask(mask)),
-                        "values": weight[mask.cpu()]}
+        sparse[name] = {"shape": list(weight.shape), "bits": torch.from_numpy(pack_mask(kept)),
+                        "values": weight[kept]}
     with atomic_path(path) as tmp:
         torch.save({"format": MODEL_FORMAT, "arch": model.arch.to_dict(), "meta": meta, "state_dict": state,
                     "sparse": sparse}, tmp)

@@ -70,10 +70,8 @@ rule table:
     input:
         lambda wc: cell_files(*TABLES[wc.table]),
     output:
-        parquet=report(in_tables("{table}.parquet"), caption="../report/table.rst",
-                       category=lambda wc: REPORT[wc.table][1], subcategory=lambda wc: REPORT[wc.table][0]),
-        markdown=report(in_tables("{table}.md"), caption="../report/table.rst",
-                        category=lambda wc: REPORT[wc.table][1], subcategory=lambda wc: REPORT[wc.table][0]),
+        parquet=reported(in_tables("{table}.parquet"), "table"),
+        markdown=reported(in_tables("{table}.md"), "table"),
     wildcard_constraints:
         table="|".join(TABLES),
     log:
@@ -100,8 +98,7 @@ rule figure:
     input:
         lambda wc: cell_files(*FIGURES[wc.figure]),
     output:
-        png=report(in_figures("{figure}.png"), caption="../report/figure.rst",
-                   category=lambda wc: REPORT[wc.figure][1], subcategory=lambda wc: REPORT[wc.figure][0]),
+        png=reported(in_figures("{figure}.png"), "figure"),
         pdf=in_figures("{figure}.pdf"),
     wildcard_constraints:
         figure="|".join(FIGURES),

@@ -103,6 +103,12 @@ def grid_summary(section, name):
     return f"{words}; {len(seeds)} seed{'s' if len(seeds) > 1 else ''} ({', '.join(map(str, seeds))})"
 
 
+def reported(path, kind):
+    """`path` in the report, captioned by report/<kind>.rst, filed by REPORT (rules/aggregate.smk) under its table or figure."""
+    return report(path, caption=f"../report/{kind}.rst", category=lambda wc: REPORT[getattr(wc, kind)][1],
+                  subcategory=lambda wc: REPORT[getattr(wc, kind)][0])
+
+
 def cell_keys(section, name):
     return [
         dict(model=c.model, dataset=c.dataset, method=c.method, density=float(c.density), seed=c.seed)

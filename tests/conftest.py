@@ -17,6 +17,8 @@ import yaml  # noqa: E402
 torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+SMALL_SKIPS = {"share": 0.5, "every": 3, "kernel_size": "target", "batchnorm": True, "resample": "maxpool"}
 # pytest-xdist hands whole files to its workers in collection order (pyproject.toml: --dist loadfile
 # --no-loadscope-reorder): the longest start first, so the suite does not end on one busy worker
 LONGEST_FIRST = ["test_cluster_slurm.py", "test_workflow.py", "test_training.py", "test_distributed.py",
@@ -26,9 +28,6 @@ LONGEST_FIRST = ["test_cluster_slurm.py", "test_workflow.py", "test_training.py"
 def pytest_collection_modifyitems(items: list) -> None:
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
-
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-SMALL_SKIPS = {"share": 0.5, "every": 3, "kernel_size": "target", "batchnorm": True, "resample": "maxpool"}
 
 
 @pytest.fixture(scope="session")

@@ -79,9 +79,9 @@ def test_demo_grid_through_the_slurm_profile(cluster, tmp_path, demo_config):
         while cancelled_cell is None and time.time() < deadline and proc.poll() is None:
             for ckpt in results.glob("vgg19/digits/*/*/seed*/train_checkpoint.pt"):
                 if checkpoint_epoch(ckpt) >= 1:
-                    match = re.search(r"SLURM job (\d+)", (ckpt.parent / "logs" / "train.log").read_text())
-                    if match:
-                        subprocess.run(["scancel", match.group(1)], check=True, timeout=30)
+                    jobs = slurm_jobs(ckpt.parent / "logs" / "train.log")
+                    if jobs:
+                        subprocess.run(["scancel", jobs[-1]], check=True, timeout=30)
                         cancelled_cell = ckpt.parent
                         break
             time.sleep(0.5)
