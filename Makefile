@@ -13,6 +13,9 @@ PIP_SETTING = $(shell $(PYTHON) -m pip config list 2>/dev/null | sed -n "s/^[^.]
 UV = UV_EXTRA_INDEX_URL="$(call PIP_SETTING,extra-index-url)" UV_FIND_LINKS="$(call PIP_SETTING,find-links)" \
      UV_INDEX_STRATEGY=unsafe-best-match $(BIN)/uv
 
+# torch's CUDA build and its libraries take 6.2 GB in the venv: a full disk is named before the install starts
+NEED_GB ?= 6.5
+
 export WARM_TORCH = torch, torchvision, torch.distributed
 export WARM_REST  = pandas, pyarrow.parquet, scipy.sparse, scipy.linalg, matplotlib.pyplot, seaborn, snakemake.cli, pytest, xdist
 
@@ -21,6 +24,10 @@ export WARM_REST  = pandas, pyarrow.parquet, scipy.sparse, scipy.linalg, matplot
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@ls -d $(VENV)/lib/python*/site-packages/torch >/dev/null 2>&1 || \
+	  df -Pk $(dir $(VENV)) | awk -v need=$(NEED_GB) 'NR == 2 && $$4 < need * 1048576 { \
+	    printf "make install: needs about %s GB free for %s (torch with its CUDA libraries); %.1f GB free here\n", \
+	    need, "$(VENV)", $$4 / 1048576 > "/dev/stderr"; exit 1 }'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# uv installs in parallel: 22 s here where pip takes 2 min; pip if uv cannot be had
 	$(BIN)/pip install --quiet --timeout 20 --retries 1 uv 2>/dev/null && $(UV) pip install --quiet --python $(BIN)/python $(PACKAGES) \

@@ -1,11 +1,13 @@
 """Real Snakemake runs on tiny grids: the whole pipeline, malformed targets, bad configs, the paper's DAG."""
 
 import json
+import shutil
+import subprocess
 
 import pandas as pd
 import pytest
 
-from conftest import run_snakemake, tiny_config
+from conftest import ROOT, run_snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -96,6 +98,16 @@ def test_bad_config_stops_before_any_job(tmp_path, demo_config):
     proc = run_snakemake(["all_tables"], config, tmp_path, check=False)
     assert proc.returncode != 0 and "densities" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_install_names_a_full_disk_before_it_starts(tmp_path):
+    # the Makefile, run for real in a scratch folder: asking for more free space than any disk has
+    shutil.copy(ROOT / "Makefile", tmp_path)
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    proc = subprocess.run(["make", "install", "NEED_GB=1000000"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "make install: needs about 1000000 GB free for .venv" in proc.stderr
+    assert not (tmp_path / ".venv").exists()
 
 
 def test_paper_grid_plans(tmp_path, paper_config):
