@@ -259,9 +259,11 @@ def run_train(mask_path: str, model_path: str, metrics_path: str, checkpoint_pat
               data_root: str, recipe: dict[str, Any], device: str = "auto", threads: int = 1,
               processes: int = 1) -> None:
     """The train stage: masks in, trained weights and per-epoch metrics out; data-parallel over `processes`."""
-    args = (mask_path, model_path, metrics_path, checkpoint_path, dataset, data_root, recipe, device, threads)
+    cell = dict(mask_path=mask_path, model_path=model_path, metrics_path=metrics_path,
+                checkpoint_path=checkpoint_path, dataset=dataset, data_root=data_root, recipe=recipe,
+                device=device, threads=threads)
     if processes <= 1:
-        _train_cell(*args, ranks=SINGLE)
+        _train_cell(**cell, ranks=SINGLE)
         return
     import torch.multiprocessing as mp
 
@@ -274,7 +276,7 @@ def run_train(mask_path: str, model_path: str, metrics_path: str, checkpoint_pat
     # CUDA needs fresh interpreters (spawn); on the CPU a fork starts a rank without re-importing torch
     method = "spawn" if resolve_device(device).type == "cuda" else "fork"
     try:
-        mp.start_processes(_train_rank, args=(processes, free_port(), log_files, args), nprocs=processes,
+        mp.start_processes(_train_rank, args=(processes, free_port(), log_files, cell), nprocs=processes,
                            start_method=method)
     except mp.ProcessExitedException as err:
         if err.exit_code == RESUMABLE_EXIT_CODE:  # every rank stopped after a checkpoint (SIGUSR1)
@@ -282,7 +284,7 @@ def run_train(mask_path: str, model_path: str, metrics_path: str, checkpoint_pat
         raise
 
 
-def _train_rank(rank: int, world: int, port: int, log_files: list[str], args: tuple) -> None:
+def _train_rank(rank: int, world: int, port: int, log_files: list[str], cell: dict[str, Any]) -> None:
     """One process of a data-parallel training (started by torch.multiprocessing.spawn)."""
     from n2n.distributed import join, leave
 
@@ -291,13 +293,13 @@ def _train_rank(rank: int, world: int, port: int, log_files: list[str], args: tu
 
         for path in log_files:
             add_log_file(path, mode="a")
-    device = resolve_device(args[7])
+    device = resolve_device(cell["device"])
     if device.type == "cuda":
         device = torch.device("cuda", rank)
         torch.cuda.set_device(device)
     ranks = join(rank, world, port, device.type)
     try:
-        _train_cell(*args, ranks=ranks, rank_device=device)
+        _train_cell(**cell, ranks=ranks, rank_device=device)
     finally:
         leave()
 

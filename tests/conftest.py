@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import subprocess
 import sys
@@ -38,6 +39,31 @@ def demo_config() -> dict:
 @pytest.fixture(scope="session")
 def paper_config() -> dict:
     return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+# the train stage on the digits, on the CPU, in a process of its own (so that a test can kill or signal it)
+TRAIN_SCRIPT = """
+import json, sys
+from n2n.training import run_train
+mask, model, metrics, checkpoint, recipe, processes = sys.argv[1:]
+run_train(mask, model, metrics, checkpoint, "digits", "data", json.loads(recipe), "cpu", 1, processes=int(processes))
+"""
+
+
+def train_command(folder: Path, mask_file: Path, recipe: dict, processes: int = 1) -> list[str]:
+    """The command that trains `mask_file`'s cell into folder/{model.pt, metrics.parquet, ckpt.pt}."""
+    outputs = [str(folder / name) for name in ("model.pt", "metrics.parquet", "ckpt.pt")]
+    return [sys.executable, "-c", TRAIN_SCRIPT, str(mask_file), *outputs, json.dumps(recipe), str(processes)]
+
+
+def train_env(kill_after: int | None = None) -> dict[str, str]:
+    """This environment, with the training killed (SIGKILL) after epoch `kill_after`, or not at all."""
+    from n2n.training import KILL_AFTER_EPOCH_ENV
+
+    env = {k: v for k, v in os.environ.items() if k != KILL_AFTER_EPOCH_ENV}
+    if kill_after is not None:
+        env[KILL_AFTER_EPOCH_ENV] = str(kill_after)
+    return env
 
 
 def tiny_config(demo: dict, results: Path, **grid) -> dict:

@@ -1,29 +1,22 @@
 """Data-parallel training on the CPU (gloo, 2 processes): masks stay exact, a killed run resumes to the
 uninterrupted result, and 2 processes at batch 64 each train like 1 process at batch 128."""
 
-import os
 import subprocess
-import sys
 
 import pandas as pd
 import pytest
 import torch
 
-from conftest import SMALL_SKIPS
+from conftest import SMALL_SKIPS, train_command, train_env
 from n2n.data import load_digits_data
 from n2n.masks import save_masks
 from n2n.models import make_arch
 from n2n.pruners import prune
 from n2n.skips import add_skips
-from n2n.training import KILL_AFTER_EPOCH_ENV, load_model
+from n2n.training import load_model
 
 RECIPE = {"epochs": 2, "batch_size": 128, "lr": 0.03, "lr_step_epochs": 2, "lr_gamma": 0.3, "momentum": 0.9,
           "weight_decay": 5e-4, "eval_batch_size": 512, "num_workers": 0}
-SCRIPT = """
-import sys
-from n2n.training import run_train
-run_train(*sys.argv[1:5], "digits", "data", {recipe!r}, "cpu", 1, processes=int(sys.argv[5]))
-"""
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +32,7 @@ def mask_file(tmp_path_factory):
 
 def train(folder, mask_file, processes, kill_after=None, recipe=RECIPE):
     folder.mkdir(exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k != KILL_AFTER_EPOCH_ENV}
-    if kill_after is not None:
-        env[KILL_AFTER_EPOCH_ENV] = str(kill_after)
-    args = [str(mask_file), str(folder / "model.pt"), str(folder / "metrics.parquet"), str(folder / "ckpt.pt"),
-            str(processes)]
-    return subprocess.run([sys.executable, "-c", SCRIPT.format(recipe=recipe), *args], env=env,
+    return subprocess.run(train_command(folder, mask_file, recipe, processes), env=train_env(kill_after),
                           capture_output=True, text=True, timeout=600)
 
 
@@ -73,7 +61,7 @@ def test_two_processes_keep_masks_exact_and_resume_to_the_same_result(tmp_path, 
 
 
 def test_two_processes_at_64_train_like_one_at_128(tmp_path, mask_file):
-    recipe = {**RECIPE, "epochs": 2, "lr": 0.05, "lr_step_epochs": 4}
+    recipe = {**RECIPE, "lr": 0.05, "lr_step_epochs": 4}
     one = train(tmp_path / "one", mask_file, 1, recipe=recipe)
     two = train(tmp_path / "two", mask_file, 2, recipe=recipe)
     assert one.returncode == 0 and two.returncode == 0, one.stderr[-2000:] + two.stderr[-2000:]

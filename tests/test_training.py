@@ -1,29 +1,20 @@
 """Training: a job killed mid-way resumes from its checkpoint and ends exactly like an uninterrupted run."""
 
-import os
 import subprocess
-import sys
 
 import pandas as pd
 import pytest
 import torch
 
-from conftest import SMALL_SKIPS
+from conftest import SMALL_SKIPS, train_command, train_env
 from n2n.data import augment, load_digits_data
 from n2n.masks import save_masks
 from n2n.models import make_arch
 from n2n.pruners import prune
-from n2n.training import KILL_AFTER_EPOCH_ENV, CheckpointError, load_checkpoint, load_model
+from n2n.training import CheckpointError, load_checkpoint, load_model
 
 RECIPE = {"epochs": 2, "batch_size": 128, "lr": 0.05, "lr_step_epochs": 1, "lr_gamma": 0.5, "momentum": 0.9,
           "weight_decay": 5e-4, "eval_batch_size": 512, "num_workers": 0}
-
-TRAIN_SCRIPT = """
-import sys
-from n2n.training import run_train
-run_train(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], "digits", "data", {recipe!r}, "cpu", 1)
-"""
-
 
 def write_mask_file(folder, model, width):
     from n2n.skips import add_skips
@@ -50,11 +41,7 @@ def vgg_mask_file(tmp_path_factory):
 
 
 def run_train(folder, mask_file, kill_after=None):
-    env = {k: v for k, v in os.environ.items() if k != KILL_AFTER_EPOCH_ENV}
-    if kill_after is not None:
-        env[KILL_AFTER_EPOCH_ENV] = str(kill_after)
-    args = [str(mask_file), str(folder / "model.pt"), str(folder / "metrics.parquet"), str(folder / "ckpt.pt")]
-    return subprocess.run([sys.executable, "-c", TRAIN_SCRIPT.format(recipe=RECIPE), *args], env=env,
+    return subprocess.run(train_command(folder, mask_file, RECIPE), env=train_env(kill_after),
                           capture_output=True, text=True, timeout=300)
 
 
@@ -111,11 +98,9 @@ def test_sigusr1_checkpoints_and_exits_to_resume(tmp_path, vgg_mask_file):
     import signal
     import time
 
-    env = {k: v for k, v in os.environ.items() if k != KILL_AFTER_EPOCH_ENV}
-    args = [str(vgg_mask_file), str(tmp_path / "model.pt"), str(tmp_path / "metrics.parquet"), str(tmp_path / "ckpt.pt")]
     recipe = {**RECIPE, "epochs": 4}  # the signal comes in epoch 2: the job stops after it, before the end
-    script = TRAIN_SCRIPT.replace("{recipe!r}", repr(recipe))
-    proc = subprocess.Popen([sys.executable, "-c", script, *args], env=env, stderr=subprocess.PIPE, text=True)
+    command = train_command(tmp_path, vgg_mask_file, recipe)
+    proc = subprocess.Popen(command, env=train_env(), stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (tmp_path / "ckpt.pt").exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -123,7 +108,7 @@ def test_sigusr1_checkpoints_and_exits_to_resume(tmp_path, vgg_mask_file):
     assert proc.wait(timeout=120) == 75
     stopped_at = torch.load(tmp_path / "ckpt.pt", weights_only=True)["epoch"]
     assert 1 <= stopped_at < 4 and not (tmp_path / "model.pt").exists()
-    rerun = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(command, env=train_env(), capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert len(pd.read_parquet(tmp_path / "metrics.parquet")) == 4
 
@@ -131,8 +116,7 @@ def test_sigusr1_checkpoints_and_exits_to_resume(tmp_path, vgg_mask_file):
 def test_a_diverging_run_fails_loudly_and_keeps_its_last_good_checkpoint(tmp_path, vgg_mask_file):
     # epoch 1 at lr 0.05, epoch 2 at lr 5e10: the loss overflows to NaN or infinity
     recipe = {**RECIPE, "epochs": 3, "lr_step_epochs": 1, "lr_gamma": 1e12}
-    args = [str(vgg_mask_file), str(tmp_path / "model.pt"), str(tmp_path / "metrics.parquet"), str(tmp_path / "ckpt.pt")]
-    proc = subprocess.run([sys.executable, "-c", TRAIN_SCRIPT.format(recipe=recipe), *args], capture_output=True,
+    proc = subprocess.run(train_command(tmp_path, vgg_mask_file, recipe), env=train_env(), capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode != 0
     assert f"{tmp_path}: training diverged in epoch 2" in proc.stderr
