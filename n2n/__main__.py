@@ -1,4 +1,6 @@
-"""Command line: `python -m n2n connectivity ...` (connectivity of a network at initialisation)."""
+"""Command line: `python -m n2n connectivity ...` (connectivity of a network at initialisation),
+`python -m n2n selftest [--device cuda]` (every device branch of the training, on a tiny cell) and
+`python -m n2n prepare-imagenet ...`."""
 
 from __future__ import annotations
 
@@ -62,8 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     prep = sub.add_parser("prepare-imagenet", help="the official ILSVRC2012 archives -> train/<wnid>, val/<wnid>")
     prep.add_argument("--archives", required=True, help="folder with the train, val and devkit archives")
     prep.add_argument("--out", default="data/imagenet", help="the tree to write (data_root/imagenet)")
+    test = sub.add_parser("selftest", help="every branch the training takes on a device, on a tiny generated cell")
+    test.add_argument("--device", default="auto", help="auto (CUDA if visible), cpu or cuda")
+    test.add_argument("--only", nargs="*", help="run only the checks whose names start with these words")
     args = parser.parse_args(argv)
     try:
+        if args.command == "selftest":
+            from n2n.selftest import run_selftest
+
+            return run_selftest(args.device, args.only)
         if args.command == "prepare-imagenet":
             from n2n.imagenet import prepare_imagenet
 

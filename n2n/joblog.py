@@ -9,6 +9,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from n2n.stop import StopRequested
+
 
 def add_log_file(path: str, mode: str = "w") -> logging.Handler:
     """Send every INFO-and-above record of this process to `path` (also by the rank-0 process of a data-parallel training)."""
@@ -29,6 +31,11 @@ def job_logging(path: str) -> Iterator[logging.Logger]:
         root.info("SLURM job %s on %s", os.environ["SLURM_JOB_ID"], os.uname().nodename)
     try:
         yield root
+    except StopRequested:
+        root.warning("stopped to resume (exit %d): the checkpoint is current, the next attempt continues from it",
+                     StopRequested().code)
+        print(f"stopped to resume (log: {path})", file=sys.stderr)
+        raise
     except BaseException as err:
         root.exception("stage failed: %s", err)
         print(f"error: {err} (log: {path})", file=sys.stderr)

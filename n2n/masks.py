@@ -83,9 +83,10 @@ def apply_masks_(model: nn.Module, masks: dict[str, torch.Tensor]) -> None:
 
 
 def float_masks(masks: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
-    """Masks in each weight's dtype and device, ready for `apply_masks_`."""
+    """Masks in each weight's dtype, device and memory format (strides), ready for `apply_masks_`: the
+    fused multi-tensor multiply needs equal strides and falls back to one multiply per tensor otherwise."""
     params = prunable_parameters(model)
-    return {n: m.to(device=params[n].device, dtype=params[n].dtype) for n, m in masks.items()}
+    return {n: torch.empty_like(params[n], requires_grad=False).copy_(m) for n, m in masks.items()}
 
 
 def count_nonzero(model: nn.Module) -> int:

@@ -55,12 +55,18 @@ def plan_skips(net: MainPathNet, arch: Arch) -> list[SkipSpec]:
 
 
 def _resample(a: torch.Tensor, like: torch.Tensor, mode: str) -> torch.Tensor:
+    """`a` pooled to `like`'s size. Fixed-window pooling where the sizes divide (always in VGG19 and
+    ResNet50): the same values as adaptive pooling, and unlike it deterministic on CUDA."""
     if like.dim() == 2:
-        return torch.flatten(F.adaptive_avg_pool2d(a, 1), 1)
-    if a.shape[-2:] != like.shape[-2:]:
-        pool = F.adaptive_max_pool2d if mode == "maxpool" else F.adaptive_avg_pool2d
-        return pool(a, like.shape[-2:])
-    return a
+        return a.mean((2, 3))
+    (h, w), (th, tw) = a.shape[-2:], like.shape[-2:]
+    if (h, w) == (th, tw):
+        return a
+    if h % th == 0 and w % tw == 0:
+        pool = F.max_pool2d if mode == "maxpool" else F.avg_pool2d
+        return pool(a, (h // th, w // tw))
+    pool = F.adaptive_max_pool2d if mode == "maxpool" else F.adaptive_avg_pool2d
+    return pool(a, (th, tw))
 
 
 class N2NSkip(nn.Module):

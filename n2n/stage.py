@@ -39,7 +39,13 @@ PRELOAD = ("numpy", "scipy.sparse", "scipy.linalg", "pandas", "pyarrow.parquet",
 
 
 def run_stage(target: str, log_path: str, **kwargs: Any) -> None:
-    """Run `target` ("module:function") with `kwargs`, logging to `log_path`; exit non-zero if it fails."""
+    """Run `target` ("module:function") with `kwargs`, logging to `log_path`; exit non-zero if it fails.
+
+    A stage with a `device` argument runs on GPUs of its own (`n2n.gpus`): `processes` of them, or one.
+    """
+    from n2n.stop import install_stop_handler
+
+    install_stop_handler()  # SLURM's SIGUSR1 may come while torch is still being imported
     kwargs = plain(kwargs)
     address = os.environ.get(SERVER_ENV)
     code = _run_on_server(address, target, log_path, kwargs) if address else None
@@ -60,13 +66,23 @@ def plain(value: Any) -> Any:
     return value
 
 
+def gpus_needed(kwargs: dict[str, Any]) -> int:
+    """How many GPUs a stage called with `kwargs` uses: 0 on the CPU, else its processes."""
+    from n2n.gpus import device_count, wants_gpu
+
+    if not wants_gpu(str(kwargs.get("device", "cpu"))) or device_count() == 0:
+        return 0
+    return max(1, int(kwargs.get("processes", 1)))
+
+
 def _run_here(target: str, log_path: str, kwargs: dict[str, Any]) -> int:
+    from n2n.gpus import claim_gpus
     from n2n.joblog import job_logging
 
     module, name = target.split(":")
     function = getattr(importlib.import_module(module), name)
     try:
-        with job_logging(log_path):
+        with job_logging(log_path), claim_gpus(gpus_needed(kwargs)):
             function(**kwargs)
     except SystemExit as stop:  # training's resumable stop (exit 75)
         return stop.code if isinstance(stop.code, int) else 1

@@ -2,8 +2,9 @@
 weight decay 5e-4, batch 128, 300 epochs), pruned weights kept at exactly zero, test accuracy
 logged every epoch, and an atomic checkpoint every epoch from which a restarted job resumes.
 
-Resumption is exact on the CPU: each epoch draws its data order and augmentation from a
-generator seeded by (seed, epoch), so a resumed run sees the same batches as an uninterrupted one.
+Each epoch draws its data order and augmentation from a generator seeded by (seed, epoch), so a
+resumed run sees the same batches as an uninterrupted one and ends with the same weights: always on
+the CPU, and on CUDA with `deterministic: true` (`configure_numerics`).
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from n2n import stop
 from n2n.distributed import SINGLE, Ranks
 from n2n.io import atomic_path
 from n2n.masks import apply_masks_, float_masks, pack_mask, unpack_mask
+from n2n.stop import StopRequested
 
 log = logging.getLogger(__name__)
 
@@ -31,24 +34,6 @@ CHECKPOINT_FORMAT = "n2n-train-checkpoint-v1"
 MODEL_FORMAT = "n2n-model-v2"  # v2: pruned weights stored sparse (mask bits + kept values)
 MODEL_FORMATS = ("n2n-model-v1", MODEL_FORMAT)
 KILL_AFTER_EPOCH_ENV = "N2N_KILL_AFTER_EPOCH"  # tests: SIGKILL the job after this epoch's checkpoint
-RESUMABLE_EXIT_CODE = 75  # EX_TEMPFAIL: stopped early on request, the checkpoint is current
-
-
-class StopRequested(SystemExit):
-    """SIGUSR1 (SLURM's warning before a time limit) arrived: the epoch's checkpoint is saved, exit to resume."""
-
-
-_stop_requested = False
-
-
-def _request_stop(signum, frame) -> None:  # a signal handler: only sets a flag, read after each epoch
-    global _stop_requested
-    _stop_requested = True
-
-
-def install_stop_handler() -> None:
-    """On SIGUSR1, finish the current epoch, checkpoint it and exit (SLURM: `--signal=USR1@300`)."""
-    signal.signal(signal.SIGUSR1, _request_stop)
 
 
 class CheckpointError(RuntimeError):
@@ -71,8 +56,10 @@ class Recipe:
     eval_batch_size: int
     num_workers: int = 4
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on the CPU | bf16 | fp32
-    compile: bool = False  # torch.compile the model (CUDA; mode "max-autotune-no-cudagraphs")
+    compile: bool = False  # torch.compile the model (inductor: mode "max-autotune-no-cudagraphs")
+    compile_backend: str = "inductor"
     pipeline: str = "resident"  # resident: data on the device, batch augmentation | dataloader: torchvision
+    deterministic: bool = False  # CUDA: deterministic kernels, no TF32 (configure_numerics)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recipe:
@@ -90,6 +77,36 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' requested but no CUDA device is visible")
     return torch.device(name)
+
+
+CUBLAS_WORKSPACE = ":4096:8"  # cuBLAS's setting for reproducible results (CUDA's documentation)
+
+
+def configure_numerics(recipe: Recipe) -> None:
+    """Set this process's numerics for `recipe` before CUDA runs a kernel.
+
+    `precision: fp32` is fp32 everywhere: TF32 (on by default for cuDNN convolutions) is off.
+    `deterministic: true` also picks deterministic kernels (an op that has none raises), turns off
+    cuDNN's autotuner and sets cuBLAS's workspace, so that on CUDA two runs of one cell, or a
+    resumed run and an uninterrupted one, give the same weights bit for bit.
+    """
+    tf32 = not (recipe.deterministic or recipe.precision == "fp32")
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    if recipe.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)  # read when cuBLAS starts
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+
+
+def cross_entropy(out: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """F.cross_entropy; in deterministic mode as log-softmax and a gather, because CUDA's NLL loss
+    has no deterministic kernel (it raises there)."""
+    if not torch.are_deterministic_algorithms_enabled():
+        return F.cross_entropy(out, y, reduction=reduction)
+    picked = -F.log_softmax(out, 1).gather(1, y[:, None]).squeeze(1)
+    return picked.sum() if reduction == "sum" else picked.mean()
 
 
 def autocast(device: torch.device, precision: str):
@@ -111,7 +128,7 @@ def evaluate(model: nn.Module, data: Any, batch_size: int, precision: str = "aut
             continue
         with autocast(device, precision):
             out = model(x.contiguous(memory_format=torch.channels_last)).float()
-        loss_sum += float(F.cross_entropy(out, y, reduction="sum"))
+        loss_sum += float(cross_entropy(out, y, reduction="sum"))
         correct += int((out.argmax(1) == y).sum())
         count += len(y)
     model.train(was_training)
@@ -154,7 +171,9 @@ def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: R
 
         forward = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     if recipe.compile:
-        forward = torch.compile(forward, mode="max-autotune-no-cudagraphs")
+        inductor = recipe.compile_backend == "inductor"
+        forward = torch.compile(forward, backend=recipe.compile_backend,
+                                mode="max-autotune-no-cudagraphs" if inductor else None)
     metrics: list[dict[str, float]] = []
     start_epoch = 0
     if checkpoint is not None and checkpoint.exists():
@@ -176,7 +195,7 @@ def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: R
         for x, y in data.train_batches(recipe.batch_size, generator, ranks):
             with autocast(device, recipe.precision):
                 out = forward(x.contiguous(memory_format=torch.channels_last))
-                loss = F.cross_entropy(out.float(), y)
+                loss = cross_entropy(out.float(), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -205,9 +224,9 @@ def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: R
         ranks.barrier()  # the checkpoint is on disk before any rank goes on (or is stopped)
         if kill_after is not None and int(kill_after) == epoch + 1:
             os.kill(os.getpid(), signal.SIGKILL)
-        if ranks.any(_stop_requested) and checkpoint is not None and epoch + 1 < recipe.epochs:
+        if ranks.any(stop.requested()) and checkpoint is not None and epoch + 1 < recipe.epochs:
             log.warning("stop requested (SIGUSR1): checkpoint of epoch %d saved, exiting to resume", epoch + 1)
-            raise StopRequested(RESUMABLE_EXIT_CODE)
+            raise StopRequested()
     return metrics
 
 
@@ -265,34 +284,22 @@ def run_train(mask_path: str, model_path: str, metrics_path: str, checkpoint_pat
     if processes <= 1:
         _train_cell(**cell, ranks=SINGLE)
         return
-    import torch.multiprocessing as mp
-
-    from n2n.distributed import free_port
+    from n2n.distributed import run_ranks
 
     if Recipe.from_dict(recipe).pipeline == "dataloader" and dataset != "imagenet":
         raise ValueError("the reference pipeline (`training.pipeline: dataloader`) trains in one process")
+    device_type = resolve_device(device).type
+    if device_type == "cuda" and torch.cuda.device_count() < processes:
+        raise RuntimeError(f"training on {processes} processes needs {processes} GPUs; "
+                           f"{torch.cuda.device_count()} are visible to this job")
     log_files = [h.baseFilename for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
-    log.info("training on %d processes", processes)
-    # CUDA needs fresh interpreters (spawn); on the CPU a fork starts a rank without re-importing torch
-    method = "spawn" if resolve_device(device).type == "cuda" else "fork"
-    try:
-        mp.start_processes(_train_rank, args=(processes, free_port(), log_files, cell), nprocs=processes,
-                           start_method=method)
-    except mp.ProcessExitedException as err:
-        if err.exit_code == RESUMABLE_EXIT_CODE:  # every rank stopped after a checkpoint (SIGUSR1)
-            raise StopRequested(RESUMABLE_EXIT_CODE) from None
-        raise
+    run_ranks("n2n.training:train_rank", processes, device_type, cell, log_files)
 
 
-def _train_rank(rank: int, world: int, port: int, log_files: list[str], cell: dict[str, Any]) -> None:
-    """One process of a data-parallel training (started by torch.multiprocessing.spawn)."""
+def train_rank(rank: int, world: int, port: int, **cell: Any) -> None:
+    """One process of a data-parallel training (started by n2n.distributed.run_ranks), on GPU `rank`."""
     from n2n.distributed import join, leave
 
-    if rank == 0:  # rank 0 logs to the job's log, after what the job has written there
-        from n2n.joblog import add_log_file
-
-        for path in log_files:
-            add_log_file(path, mode="a")
     device = resolve_device(cell["device"])
     if device.type == "cuda":
         device = torch.device("cuda", rank)
@@ -315,7 +322,7 @@ def _train_cell(mask_path: str, model_path: str, metrics_path: str, checkpoint_p
     from n2n.models import Arch, build_model, init_fingerprint
 
     torch.set_num_threads(max(1, threads // ranks.world))  # the job's cores, shared by its processes
-    install_stop_handler()
+    stop.install_stop_handler()
     log.info("CUDA_VISIBLE_DEVICES=%s", os.environ.get("CUDA_VISIBLE_DEVICES", "-"))  # job_logging names host and job
     masks, meta = load_masks(mask_path)
     arch = Arch.from_dict(meta["arch"])
@@ -326,6 +333,7 @@ def _train_cell(mask_path: str, model_path: str, metrics_path: str, checkpoint_p
         raise RuntimeError(f"the initialisation rebuilt for seed {seed} differs from the one {mask_path} was pruned "
                            "at (another torch version?); rerun the prune stage in this environment")
     rec = Recipe.from_dict(recipe)
+    configure_numerics(rec)
     dev = rank_device or resolve_device(device)
     data = load_dataset(dataset, data_root, rec.num_workers)
     if rec.pipeline == "dataloader" and dataset != "imagenet":

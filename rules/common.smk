@@ -1,7 +1,12 @@
 # Config validation, wildcard constraints, paths and input functions shared by every rule.
 import n2n.config
 import n2n.stage
+import n2n.stop
 from n2n import registry
+
+# SLURM's time-limit warning (SIGUSR1) goes to every process of a job: the training stops to resume,
+# and this job's Snakemake process must not die of it (its default action) and take the job with it
+n2n.stop.ignore_stop_signal()
 
 validate(config, str(n2n.config.schema_path()))
 n2n.config.check_config(config)

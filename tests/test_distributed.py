@@ -84,3 +84,51 @@ def test_the_reference_pipeline_refuses_several_processes(tmp_path, mask_file):
         run_train(str(mask_file), str(tmp_path / "m.pt"), str(tmp_path / "m.parquet"), str(tmp_path / "c.pt"),
                   "digits", "data", recipe, "cpu", 1, processes=2)
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_a_snakemake_job_trains_on_ranks_started_as_on_cuda_and_resumes_exactly_after_sigusr1(tmp_path, demo_config):
+    """The cluster path: no warm server, ranks started as fresh interpreters (spawn), SLURM's warning
+    sent to every process of the run (Snakemake, the job, its ranks). The job stops after a
+    checkpoint with exit 75, the rerun resumes, and the result is that of an uninterrupted run."""
+    import os
+    import signal
+    import time
+
+    import yaml
+
+    from conftest import ROOT, SNAKEMAKE, tiny_config
+    from n2n.config import training_recipe
+
+    config = tiny_config(demo_config, tmp_path / "results", methods=["rp"], epochs=3)
+    config["warm_start"] = False
+    config["resources"]["train"]["gpu"] = 2  # two data-parallel processes (on the CPU here)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    cell = tmp_path / "results" / "vgg19" / "digits" / "rp" / "0.1" / "seed0"
+    command = [SNAKEMAKE, "--cores", "2", "--nolock", "--configfile", str(tmp_path / "config.yaml"),
+               "--", str(cell / "model.pt")]
+    env = {**os.environ, "N2N_RANK_START": "spawn"}
+    run = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 300
+    while not (cell / "train_checkpoint.pt").exists() and run.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    assert run.poll() is None, run.communicate()[0][-3000:]
+    os.killpg(run.pid, signal.SIGUSR1)  # as SLURM signals a job step: every process
+    output = run.communicate(timeout=300)[0]
+    log = (cell / "logs" / "train.log").read_text()
+    assert run.returncode != 0 and not (cell / "model.pt").exists(), output[-3000:]
+    assert "started by spawn" in log and "stopped to resume (exit 75)" in log, log
+    assert 1 <= torch.load(cell / "train_checkpoint.pt", weights_only=True)["epoch"] < 3
+    rerun = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "resuming from" in (cell / "logs" / "train.log").read_text()
+
+    reference = train(tmp_path / "reference", cell / "prune_mask.npz", 2, recipe=training_recipe(config, "digits"))
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    a = pd.read_parquet(tmp_path / "reference" / "metrics.parquet").drop(columns="seconds")
+    b = pd.read_parquet(cell / "metrics.parquet").drop(columns="seconds")
+    pd.testing.assert_frame_equal(a, b)
+    resumed, _ = load_model(cell / "model.pt")
+    uninterrupted, _ = load_model(tmp_path / "reference" / "model.pt")
+    for (name, p), q in zip(resumed.state_dict().items(), uninterrupted.state_dict().values()):
+        assert torch.equal(p, q), name
