@@ -123,6 +123,23 @@ class ResidentData:
         """The first `batch_size` training images, unaugmented (for data-dependent pruners)."""
         return self.normalise(self.train_x[:batch_size]), self.train_y[:batch_size]
 
+    def class_balanced_batch(self, per_class: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """`per_class` training images of every class, unaugmented, drawn by `generator` (GraSP's sample)."""
+        idx = balanced_indices(self.train_y.cpu(), self.info.classes, per_class, generator).to(self.device)
+        return self.normalise(self.train_x[idx]), self.train_y[idx]
+
+
+def balanced_indices(labels: torch.Tensor, classes: int, per_class: int, generator: torch.Generator) -> torch.Tensor:
+    """Indices of `per_class` examples of each class, in random order within a class, class by class."""
+    order = torch.randperm(len(labels), generator=generator)
+    shuffled = labels[order]
+    picked = [order[shuffled == c][:per_class] for c in range(classes)]
+    short = [c for c, p in enumerate(picked) if len(p) < per_class]
+    if short:
+        raise ValueError(f"classes {short[:5]} have fewer than {per_class} training examples: lower "
+                         "pruning.grasp_samples_per_class")
+    return torch.cat(picked)
+
 
 def augment(x: torch.Tensor, pad: int, hflip: bool, generator: torch.Generator) -> torch.Tensor:
     """Random crop after zero padding by `pad`, and random horizontal flip, for a whole batch.
@@ -281,3 +298,6 @@ class TorchvisionData:
 
     def first_batch(self, batch_size: int):
         return self.resident.first_batch(batch_size)
+
+    def class_balanced_batch(self, per_class: int, generator: torch.Generator):
+        return self.resident.class_balanced_batch(per_class, generator)

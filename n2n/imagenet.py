@@ -191,6 +191,19 @@ class ImageFolderData:
     def first_batch(self, batch_size: int):
         return next(iter(self._loader(self.train_set, batch_size, torch.Generator().manual_seed(0))))
 
+    def class_balanced_batch(self, per_class: int, generator: torch.Generator):
+        """`per_class` training images of every class, drawn by `generator`, as the validation images are
+        shaped (resize, centre crop): GraSP's calibration sample."""
+        from torchvision import datasets
+
+        from n2n.data import balanced_indices
+
+        idx = balanced_indices(torch.tensor(self.train_set.targets), self.info.classes, per_class, generator)
+        plain = datasets.ImageFolder(self.train_set.root, self.test_set.transform)
+        subset = torch.utils.data.Subset(plain, idx.tolist())
+        x, y = next(iter(torch.utils.data.DataLoader(subset, batch_size=len(subset), num_workers=self.num_workers)))
+        return x.to(self.device), y.to(self.device)
+
 
 TRAIN_TAR = "ILSVRC2012_img_train.tar"
 VAL_TAR = "ILSVRC2012_img_val.tar"

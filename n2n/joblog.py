@@ -23,14 +23,28 @@ def add_log_file(path: str, mode: str = "w") -> logging.Handler:
     return handler
 
 
+def history_path(path: str) -> Path:
+    """Where a job's log is kept across its attempts (Snakemake deletes a job's log before each one)."""
+    return Path(path).with_name(f".{Path(path).name}.attempts")
+
+
 @contextlib.contextmanager
 def job_logging(path: str) -> Iterator[logging.Logger]:
-    handler = add_log_file(path)
+    """The stage's log. It starts with the lines of the job's earlier failed or stopped attempts (a
+    retry, a training resumed in a new allocation), kept in a hidden file beside it that is written
+    as the log is, so a killed attempt's lines survive too; the file goes once the stage succeeds."""
+    history = history_path(path)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(history.read_text() if history.exists() else "")
+    handlers = [add_log_file(path, mode="a"), add_log_file(str(history), mode="a")]
     root = logging.getLogger()
     if "SLURM_JOB_ID" in os.environ:  # which cluster job ran this stage
         root.info("SLURM job %s on %s", os.environ["SLURM_JOB_ID"], os.uname().nodename)
+    else:
+        root.info("job on %s, pid %d", os.uname().nodename, os.getpid())
     try:
         yield root
+        history.unlink(missing_ok=True)
     except StopRequested:
         root.warning("stopped to resume (exit %d): the checkpoint is current, the next attempt continues from it",
                      StopRequested().code)
@@ -41,5 +55,6 @@ def job_logging(path: str) -> Iterator[logging.Logger]:
         print(f"error: {err} (log: {path})", file=sys.stderr)
         raise
     finally:
-        root.removeHandler(handler)
-        handler.close()
+        for handler in handlers:
+            root.removeHandler(handler)
+            handler.close()

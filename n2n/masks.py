@@ -59,11 +59,12 @@ def allocate_counts(sizes: list[int], total: int) -> list[int]:
 
 
 def keep_top(scores: torch.Tensor, count: int) -> torch.Tensor:
-    """Bool mask of the `count` largest scores (exactly `count`, ties broken by position)."""
+    """Bool mask of the `count` largest scores (exactly `count`, ties broken by position), ranked in
+    the scores' own precision: SynFlow's float64 scores exceed float32's range."""
     flat = scores.flatten()
     mask = torch.zeros(flat.numel(), dtype=torch.bool)
     if count > 0:
-        mask[torch.topk(flat.float(), count, sorted=False).indices] = True
+        mask[torch.topk(flat, count, sorted=False).indices] = True
     return mask.view(scores.shape)
 
 
@@ -79,7 +80,8 @@ def apply_masks_(model: nn.Module, masks: dict[str, torch.Tensor]) -> None:
     if len(names) != len(masks):
         missing = sorted(set(masks) - set(params))
         raise KeyError(f"masks name weights the model does not have: {missing[:5]}")
-    torch._foreach_mul_([params[n].data for n in names], [masks[n] for n in names])
+    if names:
+        torch._foreach_mul_([params[n].data for n in names], [masks[n] for n in names])
 
 
 def float_masks(masks: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:

@@ -1,4 +1,5 @@
-"""Stopping a training early on request: SLURM's warning before a time limit (`--signal=USR1@N`).
+"""Stopping a training early on request (SLURM's warning before a time limit, `--signal=USR1@N`),
+and its attempts across allocations.
 
 SIGUSR1 only sets a flag; the training reads it after each epoch, saves its checkpoint and exits
 with RESUMABLE_EXIT_CODE, from which the next attempt resumes. SLURM signals every process of the
@@ -9,8 +10,16 @@ imports, and the parent of data-parallel ranks passes it on to them. This module
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import signal
 import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 RESUMABLE_EXIT_CODE = 75  # EX_TEMPFAIL: stopped early on request, the checkpoint is current
 
@@ -43,3 +52,49 @@ def ignore_stop_signal() -> None:
     """SIGUSR1 ignored in this process and, until they install their own handler, in its children."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+
+
+# Attempts across allocations: a training that checkpoints at least one epoch per allocation may use
+# as many allocations as it needs (resources.train.retries); one whose attempts make no progress is
+# failed once STALLED_ATTEMPTS of them in a row started from the same epoch.
+STALLED_ATTEMPTS = 2
+
+
+class NoProgress(RuntimeError):
+    """The latest attempts of a training on the cluster each ended without checkpointing an epoch."""
+
+
+def attempts_path(checkpoint: str | Path) -> Path:
+    checkpoint = Path(checkpoint)
+    return checkpoint.with_name(f"{checkpoint.stem}.attempts.jsonl")
+
+
+def begin_attempt(checkpoint: str | Path, epoch: int, name: str, env: Mapping[str, str] | None = None) -> None:
+    """Log where this attempt runs and the epoch it resumes after; record it beside the checkpoint.
+
+    On SLURM (SLURM_JOB_ID set) attempts of one Snakemake run share its job name; if the last
+    STALLED_ATTEMPTS of them all started after this same `epoch`, raise NoProgress instead.
+    """
+    env = os.environ if env is None else env
+    job, run = env.get("SLURM_JOB_ID"), env.get("SLURM_JOB_NAME")
+    path = attempts_path(checkpoint)
+    records = [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
+    earlier = [r for r in records if job and r.get("job") and r.get("run") == run]
+    stalled = []
+    for record in reversed(earlier):
+        if record["epoch"] != epoch:
+            break
+        stalled.append(record["job"])
+    where = f"SLURM job {job} on {os.uname().nodename}" if job else f"{os.uname().nodename}, pid {os.getpid()}"
+    log.info("attempt %d: %s, %s", len(earlier) + 1, where,
+             f"resuming after epoch {epoch}" if epoch else "starting from epoch 0")
+    if len(stalled) >= STALLED_ATTEMPTS:
+        raise NoProgress(
+            f"{name}: the last {len(stalled)} attempts (SLURM jobs {', '.join(reversed(stalled))}) all started after "
+            f"epoch {epoch} and none checkpointed another epoch: an allocation is shorter than one epoch and the "
+            "start-up, or the training fails before it ends one (see this log). Raise resources.train.runtime or "
+            "fix the error, then run Snakemake again")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fh.write(json.dumps({"job": job, "run": run, "host": os.uname().nodename, "epoch": epoch,
+                             "time": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")

@@ -150,6 +150,14 @@ def load_checkpoint(path: Path, identity: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
+def checkpoint_epoch(path: str | Path) -> int:
+    """The last epoch checkpointed at `path`; 0 when there is none (or it is unreadable: training says so)."""
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["epoch"])
+    except Exception:
+        return 0
+
+
 def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: Recipe, seed: int,
           device: torch.device, checkpoint: Path | None = None, identity: dict[str, Any] | None = None,
           name: str = "training", ranks: Ranks = SINGLE) -> list[dict[str, float]]:
@@ -281,6 +289,7 @@ def run_train(mask_path: str, model_path: str, metrics_path: str, checkpoint_pat
     cell = dict(mask_path=mask_path, model_path=model_path, metrics_path=metrics_path,
                 checkpoint_path=checkpoint_path, dataset=dataset, data_root=data_root, recipe=recipe,
                 device=device, threads=threads)
+    stop.begin_attempt(checkpoint_path, checkpoint_epoch(checkpoint_path), str(Path(model_path).parent))
     if processes <= 1:
         _train_cell(**cell, ranks=SINGLE)
         return
@@ -357,3 +366,4 @@ def _train_cell(mask_path: str, model_path: str, metrics_path: str, checkpoint_p
                                    "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"},
                masks)
     Path(checkpoint_path).unlink(missing_ok=True)
+    stop.attempts_path(checkpoint_path).unlink(missing_ok=True)

@@ -1,8 +1,13 @@
 # Config validation, wildcard constraints, paths and input functions shared by every rule.
+import n2n.cluster
 import n2n.config
 import n2n.stage
 import n2n.stop
 from n2n import registry
+
+# The SLURM executor plugin reads job states with sacct, which writes a cancelled job's as
+# "CANCELLED by <uid>": slurm/bin/sacct gives the plugin the state's first word (README, cluster)
+n2n.cluster.read_sacct_through(f"{workflow.basedir}/slurm/bin")
 
 # SLURM's time-limit warning (SIGUSR1) goes to every process of a job: the training stops to resume,
 # and this job's Snakemake process must not die of it (its default action) and take the job with it

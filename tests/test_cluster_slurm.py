@@ -1,9 +1,13 @@
-"""Live SLURM: a real one-node cluster with fake GPUs runs a small grid through `--profile slurm`.
+"""Live SLURM: a real one-node cluster with job accounting (slurmdbd and MariaDB, so that job states
+come from `sacct` as on real clusters) and fake GPUs runs a small grid through `--profile slurm` with
+the profile's own status polling (its waits shortened).
 
 Runs as root where Debian's SLURM packages are installed (`.ci/run` installs them); skipped
-elsewhere. Checks every output, that concurrent training jobs got different GPUs, and that a
-training job cancelled mid-way (scancel) is retried and resumes from its checkpoint to the exact
-result of an uninterrupted run. Every wait is bounded; the daemons are stopped at the end.
+elsewhere. Checks every output, that concurrent training jobs got different GPUs, that a training
+job cancelled mid-way (scancel: "CANCELLED by 0" in sacct) is retried and resumes from its
+checkpoint to the exact result of an uninterrupted run, and that a training longer than its
+allocation (SIGUSR1 before the time limit) finishes through its retries to the exact result of an
+uninterrupted run. Every wait is bounded; the daemons are stopped at the end.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ from conftest import ROOT, SNAKEMAKE, tiny_config
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("slurmctld") is None,
-                       reason="needs root and Debian's SLURM packages (.ci/run installs them)"),
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("slurmctld") is None or shutil.which("slurmdbd") is None,
+                       reason="needs root and Debian's SLURM packages with slurmdbd (.ci/run installs them)"),
 ]
 SETUP = ROOT / "tests" / "slurm" / "local_slurm.sh"
 EPOCHS = 12  # long enough to cancel a training after its first epoch, and for trainings to overlap
@@ -35,7 +39,7 @@ EPOCHS = 12  # long enough to cancel a training after its first epoch, and for t
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     state = tmp_path_factory.mktemp("slurm_state")
-    env = {**os.environ, "STATE_DIR": str(state), "SLURM_ACCOUNTING": "none", "FAKE_GPUS": "2", "SKIP_APT": "1"}
+    env = {**os.environ, "STATE_DIR": str(state), "SLURM_ACCOUNTING": "slurmdbd", "FAKE_GPUS": "2", "SKIP_APT": "1"}
     try:
         subprocess.run(["bash", str(SETUP), "start"], env=env, check=True, timeout=180, capture_output=True)
         yield state
@@ -55,22 +59,51 @@ def slurm_jobs(path: Path) -> list[str]:
     return re.findall(r"SLURM job (\d+)", path.read_text())
 
 
-def log_times(path: Path) -> tuple[datetime, datetime]:
-    stamps = [datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S") for line in path.read_text().splitlines()
-              if re.match(r"\d{4}-\d\d-\d\d ", line)]
-    return stamps[0], stamps[-1]
+def attempts(path: Path) -> list[tuple[datetime, datetime, str]]:
+    """(first, last line's time, CUDA_VISIBLE_DEVICES) of each SLURM job whose lines the log holds."""
+    out = []
+    for part in re.split(r"\n(?=\S+ \S+ root INFO SLURM job )", path.read_text()):
+        stamps = [datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S") for line in part.splitlines()
+                  if re.match(r"\d{4}-\d\d-\d\d ", line)]
+        gpu = re.search(r"CUDA_VISIBLE_DEVICES=(\S+)", part)
+        if stamps and gpu:
+            out.append((stamps[0], stamps[-1], gpu.group(1)))
+    return out
+
+
+# the profile as shipped, with its status checks (sacct) a few seconds apart instead of 40-180 s
+PROFILE = ["--profile", "slurm", "--slurm-init-seconds-before-status-checks", "2",
+           "--seconds-between-status-checks", "3", "--slurm-no-account", "--latency-wait", "10"]
+
+
+def uninterrupted(mask: Path, config_path: Path, folder: Path) -> subprocess.Popen:
+    """The same training in one go, outside the cluster: the reference for a resumed one."""
+    folder.mkdir()
+    script = ("from n2n.training import run_train; import sys, yaml; "
+              "run_train(*sys.argv[1:5], 'digits', 'data', yaml.safe_load(open(sys.argv[5]))['training'], 'cpu', 1)")
+    return subprocess.Popen([os.sys.executable, "-c", script, str(mask), str(folder / "model.pt"),
+                             str(folder / "m.parquet"), str(folder / "ckpt.pt"), str(config_path)])
+
+
+def assert_same_training(reference: Path, cell: Path) -> None:
+    pd.testing.assert_frame_equal(pd.read_parquet(reference / "m.parquet").drop(columns="seconds"),
+                                  pd.read_parquet(cell / "metrics.parquet").drop(columns="seconds"))
+    from n2n.training import load_model
+
+    ours, _ = load_model(cell / "model.pt")
+    theirs, _ = load_model(reference / "model.pt")
+    for (name, p), q in zip(ours.state_dict().items(), theirs.state_dict().values()):
+        assert torch.equal(p, q), name
 
 
 def test_demo_grid_through_the_slurm_profile(cluster, tmp_path, demo_config):
     results = tmp_path / "results"
     # every cell stage, scl's GPU prune and three trainings to overlap; 12 cluster jobs (the profile's groups)
     config = tiny_config(demo_config, results, seeds=[0], epochs=EPOCHS, methods=["dense", "n2nskip-rp", "scl"])
-    config["resources"]["train"]["gpu"] = 1
+    config["resources"]["train"].update(gpu=1, retries=4)
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    cmd = [SNAKEMAKE, "--profile", "slurm", "all_tables", "--configfile", str(config_path), "--jobs", "4",
-           "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
-           "--seconds-between-status-checks", "3", "--slurm-no-account", "--latency-wait", "10"]
+    cmd = [SNAKEMAKE, *PROFILE, "all_tables", "--configfile", str(config_path), "--jobs", "4"]
     log = open(tmp_path / "snakemake.log", "w")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -109,11 +142,8 @@ def test_demo_grid_through_the_slurm_profile(cluster, tmp_path, demo_config):
 
     # each training job had a GPU of its own: overlapping jobs saw different CUDA_VISIBLE_DEVICES (whether
     # two overlap depends on when their masks are done; 12 epochs make it likely, not certain)
-    trains = []
-    for path in results.glob("vgg19/digits/*/*/seed*/logs/train.log"):
-        gpu = re.search(r"CUDA_VISIBLE_DEVICES=(\S+)", path.read_text()).group(1)
-        assert gpu in {"0", "1"}, (path, gpu)
-        trains.append((*log_times(path), gpu))
+    trains = [attempt for path in results.glob("vgg19/digits/*/*/seed*/logs/train.log") for attempt in attempts(path)]
+    assert trains and all(gpu in {"0", "1"} for _, _, gpu in trains), trains
     for i, (a0, a1, ga) in enumerate(trains):
         for b0, b1, gb in trains[i + 1:]:
             if a0 < b1 and b0 < a1:
@@ -123,13 +153,47 @@ def test_demo_grid_through_the_slurm_profile(cluster, tmp_path, demo_config):
     train_log = (cancelled_cell / "logs" / "train.log").read_text()
     resumed = re.search(r"resuming from .* after epoch (\d+)", train_log)
     assert resumed and int(resumed.group(1)) >= 1, train_log[-2000:]
+    assert "CANCELLED" in subprocess.run(["sacct", "-X", "-n", "-o", "State"], capture_output=True, text=True).stdout
     # ... to the result of an uninterrupted run
-    fresh = tmp_path / "fresh"
-    fresh.mkdir()
     mask = next(p for p in (cancelled_cell / "skip_mask.npz", cancelled_cell / "prune_mask.npz") if p.exists())
-    script = ("from n2n.training import run_train; import sys, yaml; "
-              "run_train(*sys.argv[1:5], 'digits', 'data', yaml.safe_load(open(sys.argv[5]))['training'], 'cpu', 1)")
-    subprocess.run([os.sys.executable, "-c", script, str(mask), str(fresh / "model.pt"), str(fresh / "m.parquet"),
-                    str(fresh / "ckpt.pt"), str(config_path)], check=True, timeout=300)
-    pd.testing.assert_frame_equal(pd.read_parquet(fresh / "m.parquet").drop(columns="seconds"),
-                                  pd.read_parquet(cancelled_cell / "metrics.parquet").drop(columns="seconds"))
+    reference = uninterrupted(mask, config_path, tmp_path / "fresh")
+    assert reference.wait(timeout=300) == 0
+    assert_same_training(tmp_path / "fresh", cancelled_cell)
+
+
+def test_a_training_longer_than_its_allocation_finishes_through_its_retries(cluster, tmp_path, demo_config):
+    """Each allocation is 2 minutes (train + evaluate, the profile's group) and SLURM warns 100 s before
+    its end: the training checkpoints, exits 75 and the next allocation resumes, until it is done."""
+    results = tmp_path / "results"
+    config = tiny_config(demo_config, results, seeds=[0], epochs=80, methods=["dense", "rp"])
+    config["width"] = 0.25  # about 0.7 s an epoch here: about a minute of training, longer than one warning
+    config["resources"]["train"].update(runtime=1, retries=8)
+    config["resources"]["evaluate"].update(runtime=1)
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    cell = results / "vgg19" / "digits" / "dense" / "1.0" / "seed0"
+    cmd = [SNAKEMAKE, *PROFILE, "--configfile", str(config_path), "--jobs", "2",
+           "--default-resources", "slurm_extra='--signal=USR1@100'", "--", str(cell / "acc.json")]
+    with open(tmp_path / "snakemake.log", "w") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    reference = None
+    try:
+        deadline = time.time() + 300
+        while not (cell / "prune_mask.npz").exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+        reference = uninterrupted(cell / "prune_mask.npz", config_path, tmp_path / "fresh")  # meanwhile
+        proc.wait(timeout=900)
+        assert reference.wait(timeout=300) == 0
+    finally:
+        for p in (proc, reference):
+            if p is not None and p.poll() is None:
+                p.kill()
+    output = (tmp_path / "snakemake.log").read_text()
+    assert proc.returncode == 0, output[-4000:]
+    train_log = (cell / "logs" / "train.log").read_text()
+    # every allocation's lines are in the log, each attempt named, each stop a warning
+    assert len(set(slurm_jobs(cell / "logs" / "train.log"))) >= 2, train_log
+    assert "attempt 1: SLURM job" in train_log and "attempt 2: SLURM job" in train_log
+    assert "stopped to resume (exit 75)" in train_log and "stage failed" not in train_log
+    assert not list((cell / "logs").glob(".*.attempts"))  # the history goes once the training is done
+    assert_same_training(tmp_path / "fresh", cell)

@@ -175,8 +175,8 @@ def test_synflow_scores_are_data_free_path_products():
     params = prunable_parameters(net)
     scores = load_pruner("synflow").score(net, params, None, torch.Generator())
     # R = |w1a||w2a| + |w1b||w2b| = 1 + 12; score(w) = |w dR/dw| = the path product through w
-    torch.testing.assert_close(scores["fc1.weight"], torch.tensor([[1.0], [12.0]]))
-    torch.testing.assert_close(scores["fc2.weight"], torch.tensor([[1.0, 12.0]]))
+    torch.testing.assert_close(scores["fc1.weight"], torch.tensor([[1.0], [12.0]], dtype=torch.float64))
+    torch.testing.assert_close(scores["fc2.weight"], torch.tensor([[1.0, 12.0]], dtype=torch.float64))
     assert net.fc1.weight[1, 0].item() == -3.0  # weights restored
 
 
@@ -258,3 +258,54 @@ def test_demo_table1_networks_keep_weights_in_every_layer(model, demo_config):
                             demo_config["pruning"])
         empty = [name for name, mask in masks.items() if not mask.any()]
         assert not empty, f"{model} {method} at {density}: no weight kept in {empty}"
+
+
+# --- SynFlow's scores span more than float32 on ResNet50: they are ranked in float64
+
+
+def test_the_shared_ranking_refuses_scores_that_are_not_finite():
+    net = tiny_mlp()
+    pruner = load_pruner("mag")
+    scores = {n: p.detach().abs().double() for n, p in prunable_parameters(net).items()}
+    first = next(iter(scores))
+    scores[first][0, 0] = float("inf")
+    with pytest.raises(ValueError, match=rf"MagnitudePruner: scores are not finite \(inf or NaN\) in 1 layer\(s\): {first}"):
+        pruner.mask(scores, 3)
+    scores[first][0, 0] = float("nan")
+    with pytest.raises(ValueError, match="not finite"):
+        pruner.mask(scores, 3)
+
+
+def test_ranking_keeps_scores_beyond_float32_apart():
+    scores = torch.tensor([1e60, 3e60, 2e60, 1e39], dtype=torch.float64)
+    assert keep_top(scores, 2).tolist() == [False, True, True, False]  # as float32 all four are inf
+
+
+@pytest.mark.parametrize("density", [0.1, 0.02])
+def test_synflow_on_full_width_resnet50_keeps_every_main_path_layer(density):
+    """R = 1^T (prod |W|) 1 is about 1e71 for ResNet50 at full width: every score is finite in float64, and
+    no main-path layer is emptied (SynFlow may empty the 1x1 shortcut convolutions: its known behaviour)."""
+    from n2n.pruners.synflow import SynFlowPruner
+
+    arch = make_arch("resnet50", "cifar10", "synflow", 1.0, SMALL_SKIPS)
+    net = build_model(arch, 0)
+    params = prunable_parameters(net)
+    scores = SynFlowPruner().score(net, params, None, torch.Generator())
+    assert all(s.dtype == torch.float64 and bool(torch.isfinite(s).all()) for s in scores.values())
+    assert max(float(s.max()) for s in scores.values()) > 1e39  # beyond float32: the test bites
+    count = int(round(density * sum(p.numel() for p in params.values())))
+    masks = SynFlowPruner({"synflow_iterations": 10}).prune(net, params, None, torch.Generator(), count)
+    assert sum(int(m.sum()) for m in masks.values()) == count
+    emptied = [n for n, m in masks.items() if not m.any() and "shortcut" not in n]
+    assert not emptied, f"main-path layers emptied at {density}: {emptied}"
+
+
+def test_grasp_sees_a_class_balanced_sample_drawn_by_the_seed():
+    data = load_digits_data()
+    x, y = data.class_balanced_batch(10, torch.Generator().manual_seed(0))
+    assert x.shape == (100, 1, 16, 16) and torch.bincount(y, minlength=10).tolist() == [10] * 10
+    again, _ = data.class_balanced_batch(10, torch.Generator().manual_seed(0))
+    other, _ = data.class_balanced_batch(10, torch.Generator().manual_seed(1))
+    assert torch.equal(x, again) and not torch.equal(x, other)
+    with pytest.raises(ValueError, match="fewer than 1000 training examples"):
+        data.class_balanced_batch(1000, torch.Generator())

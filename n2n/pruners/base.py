@@ -31,7 +31,7 @@ class Pruner(ABC):
         """A score per weight (higher = keep), same shapes as `params`, on the CPU."""
 
     def calibration_batch(self, data: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """The first `csp_batch_size` training images (unaugmented), for data-dependent scores."""
+        """The first `csp_batch_size` training images (unaugmented): SNIP's one mini-batch."""
         if data is None:
             raise ValueError(f"{type(self).__name__} needs training data")
         return data.first_batch(int(self.options.get("csp_batch_size", 128)))
@@ -42,12 +42,17 @@ class Pruner(ABC):
         return self.mask(self.score(model, params, data, generator), count)
 
     def mask(self, scores: dict[str, torch.Tensor], count: int) -> dict[str, torch.Tensor]:
-        """Exactly `count` kept weights in all."""
+        """Exactly `count` kept weights in all; scores are ranked in their own precision, never cast."""
+        bad = [n for n, s in scores.items() if not bool(torch.isfinite(s).all())]
+        if bad:
+            raise ValueError(f"{type(self).__name__}: scores are not finite (inf or NaN) in {len(bad)} layer(s): "
+                             f"{', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}; ranking them would keep "
+                             "arbitrary weights (compute or rescale them in a wider type)")
         if self.scope == "layer":
             counts = allocate_counts([s.numel() for s in scores.values()], count)
             return {n: keep_top(s, c) for (n, s), c in zip(scores.items(), counts)}
         names = list(scores)
-        flat = keep_top(torch.cat([scores[n].flatten().float() for n in names]), count)
+        flat = keep_top(torch.cat([scores[n].flatten() for n in names]), count)
         out, start = {}, 0
         for n in names:
             size = scores[n].numel()

@@ -1,9 +1,10 @@
 """grasp: Gradient Signal Preservation (Wang et al. 2020).
 
 score = w * (H g), H the Hessian and g the gradient of the loss (logits divided by a temperature,
-`grasp_temperature`, default 200 as in the paper) on one batch of training data; the global top-k
-is kept (removing the highest -w * Hg, as GraSP does). Hg comes from a second backward pass
-through g^T stopgrad(g).
+`grasp_temperature`, default 200 as in the paper) on a class-balanced sample of the training data,
+`grasp_samples_per_class` images of every class (default 10), drawn by the
+cell's seed; the global top-k is kept (removing the highest -w * Hg, as GraSP does). Hg comes from a
+second backward pass through g^T stopgrad(g).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ class GraSPPruner(Pruner):
     needs_data = True
 
     def score(self, model, params, data, generator):
-        x, y = self.calibration_batch(data)
+        if data is None:
+            raise ValueError("GraSPPruner needs training data")
+        x, y = data.class_balanced_batch(int(self.options.get("grasp_samples_per_class", 10)), generator)
         was_training = model.training
         model.eval()
         hg = hessian_gradient_product(model, params, x, y, float(self.options.get("grasp_temperature", 200.0)))

@@ -3,7 +3,7 @@
 R = 1^T (prod |W_l|) 1: the network with every parameter replaced by its absolute value, evaluated
 on an all-ones input (BatchNorm in eval mode); the score of a weight is |w * dR/dw|. Pruning is
 iterative: `synflow_iterations` rounds (default 100) with the kept fraction following the
-exponential schedule d^(k/n), global top-k each round.
+exponential schedule d^(k/n), global top-k each round. Scores stay in float64 up to the ranking.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ class SynFlowPruner(Pruner):
         model.double()
         model.zero_grad(set_to_none=True)
         model(ones).sum().backward()
-        scores = {n: (p.grad * p.detach()).abs().float().cpu() for n, p in params.items()}
+        # float64 to the ranking: R reaches 1e57 for ResNet50 at width 0.25, beyond float32's 3.4e38
+        scores = {n: (p.grad * p.detach()).abs().cpu() for n, p in params.items()}
         model.zero_grad(set_to_none=True)
         model.float()
         with torch.no_grad():
