@@ -25,9 +25,10 @@ import torch
 import torch.nn.functional as F
 
 from n2n.connectivity import network_at_init
-from n2n.data import DATASET_INFO, ResidentData, TorchvisionData
+from n2n.data import ResidentData, TorchvisionData
+from n2n.registry import DATASETS
 from n2n.masks import apply_masks_, float_masks, prunable_parameters
-from n2n.training import autocast
+from n2n.numerics import autocast
 
 SKIPS = {"share": 0.5, "every": 3, "kernel_size": "target", "batchnorm": True, "resample": "maxpool"}
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}  # dense bf16 tensor-core peaks
@@ -105,7 +106,7 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if cuda else f"CPU ({torch.get_num_threads()} threads)"
     print(f"device: {name}; width {width}; batch {args.batch_size}; {steps} timed steps; {workers} workers")
     rng = np.random.default_rng(0)
-    info = DATASET_INFO["cifar10"]
+    info = DATASETS["cifar10"]
     images = rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8)
     labels = rng.integers(0, 10, n)
     peak = peak_flops(device)

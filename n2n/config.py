@@ -89,7 +89,7 @@ def _semantic_problems(config: dict[str, Any]) -> list[str]:
 
 
 def needs_data_root(config: dict[str, Any]) -> bool:
-    return any(registry.DATASETS[d] for s, n in GRIDS for d in config[s][n]["datasets"])
+    return any(registry.DATASETS[d].folder for s, n in GRIDS for d in config[s][n]["datasets"])
 
 
 @dataclass(frozen=True)

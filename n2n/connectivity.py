@@ -66,7 +66,7 @@ def save_adjacency(path: str, adjacency: sp.csr_matrix) -> None:
 
 def run_adjacency(model_path: str, adjacency_path: str, nodes_path: str, weighting: str) -> None:
     from n2n.io import write_parquet
-    from n2n.training import load_model
+    from n2n.modelfiles import load_model
 
     model, _ = load_model(model_path)
     adjacency, nodes = channel_graph(model, weighting)

@@ -1,5 +1,5 @@
 """Data sets: the bundled demo digits, CIFAR-10/100 (torchvision's on-disk format); ImageNet in
-`n2n.imagenet`.
+`n2n.imagenet`. What each data set is (shape, classes, files, loader) is its record in `n2n.registry`.
 
 Small data sets live in memory as uint8 tensors (on the training device when there is one)
 and are augmented a whole batch at a time: random crop with zero padding and horizontal flip,
@@ -17,63 +17,13 @@ import numpy as np
 import torch
 
 from n2n.distributed import SINGLE, Ranks
-from n2n.registry import CIFAR_FOLDERS, data_files
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    name: str
-    channels: int
-    classes: int
-    image_size: int
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    crop_padding: int
-    hflip: bool
-
-
-DATASET_INFO: dict[str, DatasetInfo] = {
-    "cifar10": DatasetInfo("cifar10", 3, 10, 32, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 4, True),
-    "cifar100": DatasetInfo("cifar100", 3, 100, 32, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), 4, True),
-    "imagenet": DatasetInfo("imagenet", 3, 1000, 224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 0, True),
-    # scikit-learn's 8x8 handwritten digits, upsampled to 16x16. No flips (they would confuse digits)
-    # and no crops: the digits are centred and fill their frame, so a shift cuts strokes off and
-    # slows learning (dense VGG19, 6 epochs: 92-95% test accuracy with a 2-px crop, 97-98% without)
-    "digits": DatasetInfo("digits", 1, 10, 16, (0.306,), (0.319,), 0, False),
-}
-
-
-
-class MissingDataError(FileNotFoundError):
-    """A data set is not where the config says it is."""
-
-
-def dataset_info(name: str) -> DatasetInfo:
-    if name not in DATASET_INFO:
-        raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(DATASET_INFO)}")
-    return DATASET_INFO[name]
-
-
-# what must exist inside a data set's folder (registry.data_files) before it is read
-REQUIRED_ENTRIES = {"cifar10": ("data_batch_1", "test_batch"), "cifar100": ("train", "test"),
-                    "imagenet": ("train", "val")}
-
-
-def check_data(name: str, data_root: str) -> None:
-    if name not in REQUIRED_ENTRIES:
-        return  # the bundled demo data
-    folder = Path(data_files(name, data_root)[0])
-    missing = [str(folder / entry) for entry in REQUIRED_ENTRIES[name] if not (folder / entry).exists()]
-    if missing:
-        hint = ("run `snakemake download_data` where there is network, or point data_root at a copy"
-                if name.startswith("cifar") else "place the ImageFolder tree (train/, val/) there by hand")
-        raise MissingDataError(f"{name} not found under data_root={data_root!r}: missing {missing[0]}; {hint}")
+from n2n.registry import Dataset, MissingDataError, check_data, dataset
 
 
 class ResidentData:
     """A whole data set as uint8 tensors; batches are drawn and augmented on its device."""
 
-    def __init__(self, info: DatasetInfo, train_x: np.ndarray, train_y: np.ndarray,
+    def __init__(self, info: Dataset, train_x: np.ndarray, train_y: np.ndarray,
                  test_x: np.ndarray, test_y: np.ndarray) -> None:
         self.info = info
         self.train_x = torch.from_numpy(np.ascontiguousarray(train_x))
@@ -81,11 +31,14 @@ class ResidentData:
         self.test_x = torch.from_numpy(np.ascontiguousarray(test_x))
         self.test_y = torch.from_numpy(np.asarray(test_y, dtype=np.int64))
         self.device = torch.device("cpu")
+        self.layout = torch.contiguous_format  # memory format of training and test batches
         self._mean = torch.tensor(info.mean).view(1, -1, 1, 1) * 255
         self._std = torch.tensor(info.std).view(1, -1, 1, 1) * 255
 
-    def to(self, device: torch.device | str) -> ResidentData:
+    def to(self, device: torch.device | str, layout: torch.memory_format = torch.contiguous_format) -> ResidentData:
+        """On `device`, its training and test batches in `layout` (the model's: channels_last to train)."""
         self.device = torch.device(device)
+        self.layout = layout
         for name in ("train_x", "train_y", "test_x", "test_y", "_mean", "_std"):
             setattr(self, name, getattr(self, name).to(self.device))
         return self
@@ -111,13 +64,13 @@ class ResidentData:
                 continue  # too few images to give every rank one
             x = augment(self.train_x[idx], self.info.crop_padding, self.info.hflip, generator)
             part = ranks.share(len(idx))
-            yield self.normalise(x[part]), self.train_y[idx][part]
+            yield self.normalise(x[part]).contiguous(memory_format=self.layout), self.train_y[idx][part]
 
     def test_batches(self, batch_size: int, ranks: Ranks = SINGLE) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for start in range(0, len(self.test_y), batch_size):
             share = ranks.share(min(batch_size, len(self.test_y) - start))
             part = slice(start + share.start, start + share.stop)
-            yield self.normalise(self.test_x[part]), self.test_y[part]
+            yield self.normalise(self.test_x[part]).contiguous(memory_format=self.layout), self.test_y[part]
 
     def first_batch(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The first `batch_size` training images, unaugmented (for data-dependent pruners)."""
@@ -174,6 +127,11 @@ def _digits_file() -> Path:
     return path
 
 
+def load_digits(name: str = "digits", data_root: str = "", num_workers: int = 0) -> ResidentData:
+    """The digits' loader (registry record): nothing is read from data_root."""
+    return load_digits_data()
+
+
 def load_digits_data() -> ResidentData:
     """scikit-learn's handwritten digits (1,797 real 8x8 images, bundled): 80/20 split, 16x16 uint8."""
     raw = np.loadtxt(_digits_file(), delimiter=",", dtype=np.float32)
@@ -186,7 +144,7 @@ def load_digits_data() -> ResidentData:
     for c in range(10):  # stratified, fixed split
         idx = np.flatnonzero(y == c)
         test[rng.choice(idx, size=len(idx) // 5, replace=False)] = True
-    return ResidentData(DATASET_INFO["digits"], x[~test], y[~test], x[test], y[test])
+    return ResidentData(dataset("digits"), x[~test], y[~test], x[test], y[test])
 
 
 def _unpickle(path: Path) -> dict:
@@ -194,9 +152,10 @@ def _unpickle(path: Path) -> dict:
         return pickle.load(fh, encoding="latin1")
 
 
-def load_cifar(name: str, data_root: str) -> ResidentData:
+def load_cifar(name: str, data_root: str, num_workers: int = 0) -> ResidentData:
+    """CIFAR-10 or CIFAR-100 from torchvision's pickles, resident in memory."""
     check_data(name, data_root)
-    folder = Path(data_root) / CIFAR_FOLDERS[name]
+    folder = Path(data_root) / dataset(name).folder
     if name == "cifar10":
         train = [_unpickle(folder / f"data_batch_{i}") for i in range(1, 6)]
         test = _unpickle(folder / "test_batch")
@@ -208,20 +167,15 @@ def load_cifar(name: str, data_root: str) -> ResidentData:
     train_x = np.concatenate([b["data"] for b in train]).reshape(-1, 3, 32, 32)
     train_y = np.concatenate([b[key] for b in train])
     test_x = np.asarray(test["data"]).reshape(-1, 3, 32, 32)
-    return ResidentData(DATASET_INFO[name], train_x, train_y, test_x, np.asarray(test[key]))
+    return ResidentData(dataset(name), train_x, train_y, test_x, np.asarray(test[key]))
 
 
 def load_dataset(name: str, data_root: str, num_workers: int = 4):
-    """The data set `name`, on the CPU; call `.to(device)` to move it."""
-    if name == "digits":
-        return load_digits_data()
-    if name in CIFAR_FOLDERS:
-        return load_cifar(name, data_root)
-    if name == "imagenet":
-        from n2n.imagenet import ImageFolderData
+    """The data set `name` by its record's loader, on the CPU; call `.to(device)` to move it."""
+    import importlib
 
-        return ImageFolderData(data_root, num_workers)
-    raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(DATASET_INFO)}")
+    module, function = dataset(name).loader.split(":")
+    return getattr(importlib.import_module(module), function)(name, data_root, num_workers)
 
 
 def download_cifar(name: str, data_root: str) -> None:
@@ -234,7 +188,7 @@ def download_cifar(name: str, data_root: str) -> None:
         cls(data_root, train=False, download=True)
     except OSError as err:  # URLError and friends: no network here
         raise MissingDataError(f"could not download {name} into {data_root!r} ({err}); copy torchvision's "
-                               f"{CIFAR_FOLDERS[name]}/ folder there from a machine with network") from None
+                               f"{dataset(name).folder}/ folder there from a machine with network") from None
 
 
 class _PILDataset(torch.utils.data.Dataset):
@@ -274,10 +228,13 @@ class TorchvisionData:
         self.dataset = _PILDataset(resident.train_x, resident.train_y, transforms.Compose(steps))
         self.num_workers = num_workers
         self.device = torch.device("cpu")
+        self.layout = torch.contiguous_format
 
-    def to(self, device: torch.device | str) -> TorchvisionData:
+    def to(self, device: torch.device | str, layout: torch.memory_format = torch.contiguous_format
+           ) -> TorchvisionData:
         self.device = torch.device(device)
-        self.resident.to(device)  # test batches only
+        self.layout = layout
+        self.resident.to(device, layout)  # test batches only
         return self
 
     @property
@@ -291,7 +248,8 @@ class TorchvisionData:
             self.dataset, batch_size=batch_size, shuffle=True, generator=generator, num_workers=self.num_workers,
             pin_memory=self.device.type == "cuda", persistent_workers=False)
         for x, y in loader:
-            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            yield (x.to(self.device, non_blocking=True).contiguous(memory_format=self.layout),
+                   y.to(self.device, non_blocking=True))
 
     def test_batches(self, batch_size: int, ranks: Ranks = SINGLE):
         return self.resident.test_batches(batch_size, ranks)

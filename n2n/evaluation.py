@@ -1,4 +1,5 @@
-"""The evaluate stage: test accuracy of the trained network and its measured density."""
+"""The evaluate stage: test accuracy of the trained network (`evaluate`, also run after every
+training epoch) and its measured density."""
 
 from __future__ import annotations
 
@@ -6,10 +7,34 @@ import logging
 from typing import Any
 
 import torch
+from torch import nn
 
+from n2n.distributed import SINGLE, Ranks
 from n2n.masks import is_skip, prunable_parameters, reference_count
+from n2n.numerics import autocast, cross_entropy
 
 log = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Any, batch_size: int, precision: str = "auto",
+             ranks: Ranks = SINGLE) -> tuple[float, float]:
+    """(test loss, test accuracy in percent), batched, in the training precision; each rank takes a share."""
+    was_training = model.training
+    model.eval()
+    loss_sum, correct, count = 0.0, 0, 0
+    device = next(model.parameters()).device
+    for x, y in data.test_batches(batch_size, ranks):
+        if len(y) == 0:
+            continue
+        with autocast(device, precision):
+            out = model(x).float()
+        loss_sum += float(cross_entropy(out, y, reduction="sum"))
+        correct += int((out.argmax(1) == y).sum())
+        count += len(y)
+    model.train(was_training)
+    loss_sum, correct, count = ranks.sum(loss_sum, correct, count)
+    return loss_sum / count, 100.0 * correct / count
 
 
 def density_report(model: torch.nn.Module, masks: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -34,13 +59,14 @@ def run_evaluate(model_path: str, mask_path: str, out_path: str, dataset: str, d
     from n2n.data import load_dataset
     from n2n.io import write_json
     from n2n.masks import load_masks
-    from n2n.training import evaluate, load_model, resolve_device
+    from n2n.modelfiles import load_model
+    from n2n.numerics import resolve_device
 
     torch.set_num_threads(threads)
     dev = resolve_device(device)
     model, meta = load_model(model_path, dev)
     masks, _ = load_masks(mask_path)
-    data = load_dataset(dataset, data_root).to(dev)
+    data = load_dataset(dataset, data_root).to(dev, torch.channels_last)
     model.to(memory_format=torch.channels_last)
     test_loss, test_accuracy = evaluate(model, data, batch_size, precision)
     result = {

@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from n2n.data import DATASET_INFO, check_data
 from n2n.distributed import SINGLE, Ranks
+from n2n.registry import check_data, dataset
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,11 @@ def _decode_with_pil(blob: torch.Tensor, path: str) -> torch.Tensor:
     return torch.from_numpy(rgb.copy()).permute(2, 0, 1)
 
 
+def load_imagenet(name: str, data_root: str, num_workers: int) -> ImageFolderData:
+    """ImageNet's loader (registry record): the ImageFolder tree data_root/imagenet/{train,val}."""
+    return ImageFolderData(data_root, num_workers)
+
+
 class _EncodedFiles(torch.utils.data.Dataset):
     """ImageFolder samples as undecoded file bytes: decoding happens in whole batches, on the GPU."""
 
@@ -122,7 +127,7 @@ class ImageFolderData:
         check_data("imagenet", data_root)
         from torchvision import datasets, transforms
 
-        info = DATASET_INFO["imagenet"]
+        info = dataset("imagenet")
         self.info = info
         normalise = transforms.Normalize(info.mean, info.std)
         root = Path(data_root) / "imagenet"
@@ -134,9 +139,12 @@ class ImageFolderData:
         self.decode_on_device = decode_on_device
         self.decoded_on_cpu: set[str] = set()  # files the batch decoder did not take, logged once each
         self.device = torch.device("cpu")
+        self.layout = torch.contiguous_format  # memory format of training and test batches
 
-    def to(self, device: torch.device | str) -> ImageFolderData:
+    def to(self, device: torch.device | str, layout: torch.memory_format = torch.contiguous_format
+           ) -> ImageFolderData:
         self.device = torch.device(device)
+        self.layout = layout
         return self
 
     @property
@@ -177,10 +185,12 @@ class ImageFolderData:
         if self._on_device():
             files = _EncodedFiles(dataset.samples)
             for blobs, y, paths in self._loader(files, batch_size, generator, _bytes_collate, ranks):
-                yield self._decode_batch(blobs, paths, train), y.to(self.device, non_blocking=True)
+                x = self._decode_batch(blobs, paths, train)
+                yield x.contiguous(memory_format=self.layout), y.to(self.device, non_blocking=True)
         else:
             for x, y in self._loader(dataset, batch_size, generator, None, ranks):
-                yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+                yield (x.to(self.device, non_blocking=True).contiguous(memory_format=self.layout),
+                       y.to(self.device, non_blocking=True))
 
     def train_batches(self, batch_size: int, generator: torch.Generator, ranks: Ranks = SINGLE):
         return self._batches(self.train_set, batch_size, generator, True, ranks)

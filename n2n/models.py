@@ -137,7 +137,7 @@ class MainPathNet(nn.Module):
         self.arch = arch
         self.layers = nn.ModuleList(layers)
         self.skip_origin = skip_origin  # activation index of "l = 0" for skip placement
-        self.skips = nn.ModuleDict()  # str(target index) -> skip module (see n2n.skips)
+        self.skips = nn.ModuleDict()  # str(target index) -> skip module (N2NSkip or ResSkip)
         self._skip_at: list[nn.Module | None] = [None] * (len(layers) + 1)
 
     def set_skip(self, target: int, module: nn.Module) -> None:
@@ -167,6 +167,105 @@ class MainPathNet(nn.Module):
         for target, skip in self.skips.items():
             out.append(Edge(skip.source, int(target), skip.weight))
         return out
+
+
+# --- skip connections (their masks: n2n.skips): one per block of `skip_every` layers
+
+
+@dataclass(frozen=True)
+class SkipSpec:
+    source: int
+    target: int
+    in_channels: int
+    out_channels: int
+    kernel_size: int
+    linear: bool
+
+    @property
+    def size(self) -> int:
+        return self.in_channels * self.out_channels * (1 if self.linear else self.kernel_size ** 2)
+
+
+def plan_skips(net: MainPathNet, arch: Arch) -> list[SkipSpec]:
+    channels = net.activation_channels
+    n = len(net.layers)
+    specs = []
+    for source in range(net.skip_origin, n + 1, arch.skip_every):
+        target = source + arch.skip_every
+        if target > n:
+            break
+        layer = net.layers[target - 1]
+        k = layer.kernel_size if arch.skip_kernel_size == "target" else int(arch.skip_kernel_size)
+        specs.append(SkipSpec(source, target, channels[source], channels[target], k, layer.is_head))
+    return specs
+
+
+def _resample(a: torch.Tensor, like: torch.Tensor, mode: str) -> torch.Tensor:
+    """`a` pooled to `like`'s size. Fixed-window pooling where the sizes divide (always in VGG19 and
+    ResNet50): the same values as adaptive pooling, and unlike it deterministic on CUDA."""
+    if like.dim() == 2:
+        return a.mean((2, 3))
+    (h, w), (th, tw) = a.shape[-2:], like.shape[-2:]
+    if (h, w) == (th, tw):
+        return a
+    if h % th == 0 and w % tw == 0:
+        pool = F.max_pool2d if mode == "maxpool" else F.avg_pool2d
+        return pool(a, (h // th, w // tw))
+    pool = F.adaptive_max_pool2d if mode == "maxpool" else F.adaptive_avg_pool2d
+    return pool(a, (th, tw))
+
+
+class N2NSkip(nn.Module):
+    def __init__(self, spec: SkipSpec, batchnorm: bool, resample: str) -> None:
+        super().__init__()
+        self.source = spec.source
+        self.resample = resample
+        if spec.linear:
+            self.conv: nn.Module = nn.Linear(spec.in_channels, spec.out_channels, bias=False)
+            self.bn: nn.Module = nn.BatchNorm1d(spec.out_channels) if batchnorm else nn.Identity()
+        else:
+            self.conv = nn.Conv2d(spec.in_channels, spec.out_channels, spec.kernel_size,
+                                  padding=spec.kernel_size // 2, bias=False)
+            self.bn = nn.BatchNorm2d(spec.out_channels) if batchnorm else nn.Identity()
+        if not self.conv.weight.is_meta:
+            nn.init.kaiming_normal_(self.conv.weight, mode="fan_in", nonlinearity="relu")  # He-normal
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.conv.weight
+
+    def forward(self, a: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.bn(self.conv(_resample(a, z, self.resample))))
+
+
+class ResSkip(nn.Module):
+    weight = None  # parameter-free: an identity edge in the channel graph
+
+    def __init__(self, spec: SkipSpec, resample: str) -> None:
+        super().__init__()
+        self.source = spec.source
+        self.resample = resample
+
+    def forward(self, a: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        a = _resample(a, z, self.resample)
+        extra = z.shape[1] - a.shape[1]
+        if extra > 0:
+            pad = [0, 0] * (a.dim() - 2) + [0, extra]
+            a = F.pad(a, pad)
+        elif extra < 0:
+            a = a[:, : z.shape[1]]
+        return a
+
+
+def attach_skips(net: MainPathNet, arch: Arch) -> None:
+    for spec in plan_skips(net, arch):
+        if arch.skip_kind == "n2nskip":
+            net.set_skip(spec.target, N2NSkip(spec, arch.skip_batchnorm, arch.skip_resample))
+        elif arch.skip_kind == "resskip":
+            net.set_skip(spec.target, ResSkip(spec, arch.skip_resample))
+        else:
+            raise ValueError(f"unknown skip kind {arch.skip_kind!r}")
+
 
 
 def vgg19_layers(arch: Arch) -> tuple[list[nn.Module], int]:
@@ -207,9 +306,6 @@ def resnet50_layers(arch: Arch) -> tuple[list[nn.Module], int]:
     return layers, 1  # skips start at the stem's output
 
 
-MODEL_BUILDERS = {"vgg19": vgg19_layers, "resnet50": resnet50_layers}
-
-
 def init_weights(module: nn.Module) -> None:
     """Variance-scaling (He-normal, fan-in) for conv and linear weights; BatchNorm at 1 and 0."""
     if next(module.parameters()).is_meta:
@@ -230,16 +326,18 @@ def build_model(arch: Arch, seed: int) -> MainPathNet:
     The sequential layers are initialised first from `seed`; skips draw from their own
     stream, so a network with skips has exactly the sequential weights of its reference.
     """
-    if arch.model not in MODEL_BUILDERS:
-        raise ValueError(f"unknown model {arch.model!r}: expected one of {', '.join(MODEL_BUILDERS)}")
+    import importlib
+
+    from n2n.registry import model
+
+    module, function = model(arch.model).layers.split(":")
+    layer_builder = getattr(importlib.import_module(module), function)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        layers, origin = MODEL_BUILDERS[arch.model](arch)
+        layers, origin = layer_builder(arch)
         net = MainPathNet(arch, layers, origin)
         init_weights(net)
     if arch.skip_kind is not None:
-        from n2n.skips import attach_skips
-
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed + 1_000_003)
             attach_skips(net, arch)
@@ -261,10 +359,10 @@ def init_fingerprint(net: nn.Module) -> float:
 
 def make_arch(model: str, dataset: str, method: str, width: float, skips: dict[str, Any]) -> Arch:
     """The architecture of one cell from the config's `width` and `skips` sections."""
-    from n2n.data import dataset_info
+    from n2n.registry import dataset as dataset_record
     from n2n.registry import split_method
 
-    info = dataset_info(dataset)
+    info = dataset_record(dataset)
     skip_kind, _ = split_method(method)
     return Arch(model=model, in_channels=info.channels, num_classes=info.classes,
                 imagenet_stem=info.image_size >= 128, image_size=info.image_size, width=float(width),

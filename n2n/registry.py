@@ -1,17 +1,67 @@
-"""Names the pipeline knows: models, datasets, pruners and skip kinds.
+"""What the pipeline knows: one record per data set and per model, the pruners and the skip kinds.
 
-Kept free of heavy imports so the Snakefile and config validation can use it.
-A pruner is registered by one line in PRUNERS ("module:Class", loaded lazily).
+Free of heavy imports (no torch, no pandas), so the Snakefile and config validation can use it.
+Code that loads or builds is named by "module:function" and imported only when used. Adding a
+data set is one record here plus its loader; a model, one record plus its layer builder; a
+pruner, one line in PRUNERS ("module:Class").
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
+from pathlib import Path
 
-MODELS: tuple[str, ...] = ("vgg19", "resnet50")
 
-# name -> needs data_root (the demo data set ships with scikit-learn)
-DATASETS: dict[str, bool] = {"cifar10": True, "cifar100": True, "imagenet": True, "digits": False}
+@dataclass(frozen=True)
+class Dataset:
+    """Everything the pipeline knows of one data set."""
+
+    name: str
+    channels: int
+    classes: int
+    image_size: int
+    mean: tuple[float, ...]  # per channel, of the training images scaled to [0, 1]
+    std: tuple[float, ...]
+    crop_padding: int  # training augmentation: random crop after zero padding by this many pixels (0: none)
+    hflip: bool  # training augmentation: random horizontal flip
+    loader: str  # "module:function", called as function(name, data_root, num_workers)
+    folder: str | None = None  # read from data_root/folder; None: bundled, nothing to read from data_root
+    required: tuple[str, ...] = ()  # entries of the folder that must exist before it is read
+    how_to_get: str = ""  # said when they do not
+    download: str | None = None  # "module:function" fetching it into data_root (name, data_root); None: by hand
+
+
+CIFAR_HOW_TO_GET = "run `snakemake download_data` where there is network, or point data_root at a copy"
+
+DATASETS: dict[str, Dataset] = {
+    "cifar10": Dataset("cifar10", 3, 10, 32, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 4, True,
+                       "n2n.data:load_cifar", "cifar-10-batches-py", ("data_batch_1", "test_batch"), CIFAR_HOW_TO_GET,
+                       "n2n.data:download_cifar"),
+    "cifar100": Dataset("cifar100", 3, 100, 32, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), 4, True,
+                        "n2n.data:load_cifar", "cifar-100-python", ("train", "test"), CIFAR_HOW_TO_GET,
+                        "n2n.data:download_cifar"),
+    "imagenet": Dataset("imagenet", 3, 1000, 224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 0, True,
+                        "n2n.imagenet:load_imagenet", "imagenet", ("train", "val"),
+                        "place the ImageFolder tree (train/, val/) there, e.g. with `python -m n2n prepare-imagenet`"),
+    # scikit-learn's 8x8 handwritten digits, upsampled to 16x16. No flips (they would confuse digits)
+    # and no crops: the digits are centred and fill their frame, so a shift cuts strokes off and
+    # slows learning (dense VGG19 reaches a lower accuracy in the demo's epochs with a 2-px crop)
+    "digits": Dataset("digits", 1, 10, 16, (0.306,), (0.319,), 0, False, "n2n.data:load_digits"),
+}
+
+
+@dataclass(frozen=True)
+class Model:
+    """A network: its main path's layers come from `layers` ("module:function" of an Arch)."""
+
+    name: str
+    layers: str
+
+
+MODELS: dict[str, Model] = {
+    "vgg19": Model("vgg19", "n2n.models:vgg19_layers"),
+    "resnet50": Model("resnet50", "n2n.models:resnet50_layers"),
+}
 
 PRUNERS: dict[str, str] = {
     "dense": "n2n.pruners.dense:DensePruner",
@@ -27,15 +77,27 @@ PRUNERS: dict[str, str] = {
 # pruners that train (their prune jobs get the `prune_learned` resources)
 LEARNED_PRUNERS: tuple[str, ...] = ("scl",)
 
-CIFAR_FOLDERS: dict[str, str] = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
-
 SKIP_KINDS: tuple[str, ...] = ("n2nskip", "resskip")
-
-DENSITY_RE = re.compile(r"^(1\.0|0\.[0-9]*[1-9])$")
 
 
 class UnknownNameError(ValueError):
     """A model, data set, method or density the pipeline does not know."""
+
+
+class MissingDataError(FileNotFoundError):
+    """A data set is not where the config says it is."""
+
+
+def dataset(name: str) -> Dataset:
+    if name not in DATASETS:
+        raise UnknownNameError(f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def model(name: str) -> Model:
+    if name not in MODELS:
+        raise UnknownNameError(f"unknown model {name!r}: expected one of {', '.join(MODELS)}")
+    return MODELS[name]
 
 
 def split_method(method: str) -> tuple[str | None, str]:
@@ -78,12 +140,10 @@ def parse_density(text: str) -> float:
     return value
 
 
-def check_cell(model: str, dataset: str, method: str, density: str | float) -> None:
+def check_cell(model_name: str, dataset_name: str, method: str, density: str | float) -> None:
     """Raise UnknownNameError naming the first bad part of a (model, dataset, method, density) cell."""
-    if model not in MODELS:
-        raise UnknownNameError(f"unknown model {model!r}: expected one of {', '.join(MODELS)}")
-    if dataset not in DATASETS:
-        raise UnknownNameError(f"unknown dataset {dataset!r}: expected one of {', '.join(DATASETS)}")
+    model(model_name)
+    dataset(dataset_name)
     split_method(method)
     check_density(method, parse_density(density) if isinstance(density, str) else float(density))
 
@@ -95,10 +155,24 @@ def check_density(method: str, density: float) -> None:
         raise UnknownNameError(f"method 'dense' has density 1.0, not {density!r}")
 
 
-def data_files(dataset: str, data_root: str) -> list[str]:
-    """The folder a data set is read from (a workflow input); none for the bundled demo data."""
-    if dataset in CIFAR_FOLDERS:
-        return [f"{data_root}/{CIFAR_FOLDERS[dataset]}"]
-    if dataset == "imagenet":
-        return [f"{data_root}/imagenet"]
-    return []
+def downloadable() -> dict[str, Dataset]:
+    """Data sets with a downloader, by their folder under data_root."""
+    return {record.folder: record for record in DATASETS.values() if record.download and record.folder}
+
+
+def data_folders(name: str, data_root: str) -> list[str]:
+    """The folder a data set is read from (a workflow input); none for bundled data."""
+    folder = dataset(name).folder
+    return [f"{data_root}/{folder}"] if folder else []
+
+
+def check_data(name: str, data_root: str) -> None:
+    """Raise MissingDataError naming the first missing entry of the data set's folder, and how to get it."""
+    record = dataset(name)
+    if record.folder is None:
+        return
+    folder = Path(data_root) / record.folder
+    missing = [str(folder / entry) for entry in record.required if not (folder / entry).exists()]
+    if missing:
+        raise MissingDataError(f"{name} not found under data_root={data_root!r}: missing {missing[0]}; "
+                               f"{record.how_to_get}")

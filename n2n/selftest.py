@@ -35,11 +35,11 @@ class Skipped(Exception):
 def write_cifar10(folder: Path, per_batch: int = 128, test: int = 256, seed: int = 0) -> Path:
     """A CIFAR-10-format folder (torchvision's pickles) of learnable generated images: each class
     is a colour, plus noise. Returns the data root (the folder holding cifar-10-batches-py/)."""
-    from n2n.registry import CIFAR_FOLDERS
+    from n2n.registry import dataset
 
     rng = np.random.default_rng(seed)
     palette = rng.integers(0, 256, (10, 3))
-    out = folder / CIFAR_FOLDERS["cifar10"]
+    out = folder / dataset("cifar10").folder
     out.mkdir(parents=True, exist_ok=True)
 
     def batch(n: int) -> dict[str, Any]:
@@ -100,20 +100,21 @@ class Cell:
         from n2n.distributed import run_ranks
         from n2n.evaluation import density_report
         from n2n.masks import load_masks
-        from n2n.training import load_model, run_train
+        from n2n.modelfiles import load_model
+        from n2n.training import run_train
 
         self.runs += 1
         out = self.folder / f"run{self.runs}"
         out.mkdir()
-        cell = dict(mask_path=str(self.mask), model_path=str(out / "model.pt"),
+        args = dict(mask_path=str(self.mask), model_path=str(out / "model.pt"),
                     metrics_path=str(out / "metrics.parquet"), checkpoint_path=str(out / "ckpt.pt"),
                     dataset="cifar10", data_root=self.data_root, recipe={**RECIPE, **recipe},
                     device=str(self.device), threads=1)
         with numerics_restored():
             if through_ranks:
-                run_ranks("n2n.training:train_rank", processes, self.device.type, cell, [])
+                run_ranks("n2n.training:train_rank", processes, self.device.type, args, [])
             else:
-                run_train(**cell, processes=processes)
+                run_train(**args, processes=processes)
         model, _ = load_model(out / "model.pt")
         density_report(model, load_masks(self.mask)[0])  # raises if a pruned weight is nonzero
         metrics = pd.read_parquet(out / "metrics.parquet").to_dict("records")
@@ -123,7 +124,7 @@ class Cell:
 
 
 def check_bf16(cell: Cell) -> str:
-    from n2n.training import autocast
+    from n2n.numerics import autocast
 
     if cell.device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise Skipped(f"{torch.cuda.get_device_name(cell.device)} has no bf16: set `precision: fp32`")
@@ -201,7 +202,7 @@ def check_throughput(cell: Cell) -> str:
     import torch.nn.functional as F
 
     from n2n.models import build_model, make_arch
-    from n2n.training import autocast
+    from n2n.numerics import autocast
 
     width = 1.0 if cell.device.type == "cuda" else 0.0625
     model = build_model(make_arch("vgg19", "cifar10", "n2nskip-rp", width, SKIPS), 0)
@@ -242,7 +243,7 @@ CHECKS: list[tuple[str, Callable[[Cell], str]]] = [
 
 def run_selftest(device: str = "auto", only: list[str] | None = None, print_fn: Callable[[str], None] = print) -> int:
     """Run the checks (all, or those whose names start with one of `only`); 0 if none failed."""
-    from n2n.training import resolve_device
+    from n2n.numerics import resolve_device
 
     try:
         dev = resolve_device(device)

@@ -54,14 +54,22 @@ def ignore_stop_signal() -> None:
         signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 
 
-# Attempts across allocations: a training that checkpoints at least one epoch per allocation may use
-# as many allocations as it needs (resources.train.retries); one whose attempts make no progress is
-# failed once STALLED_ATTEMPTS of them in a row started from the same epoch.
+# Attempts across allocations: a training that checkpoints at least one epoch per attempt may use as
+# many attempts as it needs (resources.train.retries); once STALLED_ATTEMPTS attempts in a row of one
+# Snakemake run started from the same epoch, the next is refused.
 STALLED_ATTEMPTS = 2
+RUN_ENV = "N2N_RUN"  # one Snakemake run (set by the workflow at its start; its jobs inherit it)
 
 
 class NoProgress(RuntimeError):
-    """The latest attempts of a training on the cluster each ended without checkpointing an epoch."""
+    """The latest attempts of a training each ended without checkpointing an epoch."""
+
+
+def mark_run() -> None:
+    """Name this Snakemake run for the attempts of its jobs (called by the workflow's onstart)."""
+    import uuid
+
+    os.environ[RUN_ENV] = uuid.uuid4().hex
 
 
 def attempts_path(checkpoint: str | Path) -> Path:
@@ -72,29 +80,29 @@ def attempts_path(checkpoint: str | Path) -> Path:
 def begin_attempt(checkpoint: str | Path, epoch: int, name: str, env: Mapping[str, str] | None = None) -> None:
     """Log where this attempt runs and the epoch it resumes after; record it beside the checkpoint.
 
-    On SLURM (SLURM_JOB_ID set) attempts of one Snakemake run share its job name; if the last
-    STALLED_ATTEMPTS of them all started after this same `epoch`, raise NoProgress instead.
+    If the last STALLED_ATTEMPTS attempts of this Snakemake run (N2N_RUN) all started after this
+    same `epoch`, raise NoProgress instead. Without N2N_RUN (a direct call) nothing is refused.
     """
     env = os.environ if env is None else env
-    job, run = env.get("SLURM_JOB_ID"), env.get("SLURM_JOB_NAME")
+    run, slurm_job = env.get(RUN_ENV), env.get("SLURM_JOB_ID")
+    job = f"SLURM job {slurm_job}" if slurm_job else f"pid {os.getpid()}"
     path = attempts_path(checkpoint)
     records = [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
-    earlier = [r for r in records if job and r.get("job") and r.get("run") == run]
+    earlier = [r for r in records if run and r.get("run") == run]
     stalled = []
     for record in reversed(earlier):
         if record["epoch"] != epoch:
             break
         stalled.append(record["job"])
-    where = f"SLURM job {job} on {os.uname().nodename}" if job else f"{os.uname().nodename}, pid {os.getpid()}"
-    log.info("attempt %d: %s, %s", len(earlier) + 1, where,
+    log.info("attempt %d: %s on %s, %s", len(earlier) + 1, job, os.uname().nodename,
              f"resuming after epoch {epoch}" if epoch else "starting from epoch 0")
     if len(stalled) >= STALLED_ATTEMPTS:
         raise NoProgress(
-            f"{name}: the last {len(stalled)} attempts (SLURM jobs {', '.join(reversed(stalled))}) all started after "
+            f"{name}: the last {len(stalled)} attempts ({', '.join(reversed(stalled))}) all started after "
             f"epoch {epoch} and none checkpointed another epoch: an allocation is shorter than one epoch and the "
             "start-up, or the training fails before it ends one (see this log). Raise resources.train.runtime or "
             "fix the error, then run Snakemake again")
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as fh:
-        fh.write(json.dumps({"job": job, "run": run, "host": os.uname().nodename, "epoch": epoch,
+        fh.write(json.dumps({"run": run, "job": job, "host": os.uname().nodename, "epoch": epoch,
                              "time": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")

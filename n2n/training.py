@@ -4,7 +4,7 @@ logged every epoch, and an atomic checkpoint every epoch from which a restarted 
 
 Each epoch draws its data order and augmentation from a generator seeded by (seed, epoch), so a
 resumed run sees the same batches as an uninterrupted one and ends with the same weights: always on
-the CPU, and on CUDA with `deterministic: true` (`configure_numerics`).
+the CPU, and on CUDA with `deterministic: true` (`n2n.numerics.configure_numerics`).
 """
 
 from __future__ import annotations
@@ -19,25 +19,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from n2n import stop
 from n2n.distributed import SINGLE, Ranks
-from n2n.io import atomic_path
-from n2n.masks import apply_masks_, float_masks, pack_mask, unpack_mask
+from n2n.evaluation import evaluate
+from n2n.masks import apply_masks_, float_masks
+from n2n.modelfiles import checkpoint_epoch, load_checkpoint, save_checkpoint, save_model
+from n2n.numerics import autocast, configure_numerics, cross_entropy, resolve_device
 from n2n.stop import StopRequested
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "n2n-train-checkpoint-v1"
-MODEL_FORMAT = "n2n-model-v2"  # v2: pruned weights stored sparse (mask bits + kept values)
-MODEL_FORMATS = ("n2n-model-v1", MODEL_FORMAT)
 KILL_AFTER_EPOCH_ENV = "N2N_KILL_AFTER_EPOCH"  # tests: SIGKILL the job after this epoch's checkpoint
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint or model file is corrupt or belongs to another cell."""
+LAYOUT = torch.channels_last  # NHWC: faster convolutions, on the CPU too
 
 
 class TrainingDiverged(RuntimeError):
@@ -71,91 +66,19 @@ class Recipe:
         return self.lr * self.lr_gamma ** (epoch // self.lr_step_epochs)
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' requested but no CUDA device is visible")
-    return torch.device(name)
+@dataclass
+class Run:
+    """One training in progress: the network, its masks, optimiser and forward pass, and where it stands."""
 
-
-CUBLAS_WORKSPACE = ":4096:8"  # cuBLAS's setting for reproducible results (CUDA's documentation)
-
-
-def configure_numerics(recipe: Recipe) -> None:
-    """Set this process's numerics for `recipe` before CUDA runs a kernel.
-
-    `precision: fp32` is fp32 everywhere: TF32 (on by default for cuDNN convolutions) is off.
-    `deterministic: true` also picks deterministic kernels (an op that has none raises), turns off
-    cuDNN's autotuner and sets cuBLAS's workspace, so that on CUDA two runs of one cell, or a
-    resumed run and an uninterrupted one, give the same weights bit for bit.
-    """
-    tf32 = not (recipe.deterministic or recipe.precision == "fp32")
-    torch.backends.cuda.matmul.allow_tf32 = tf32
-    torch.backends.cudnn.allow_tf32 = tf32
-    if recipe.deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)  # read when cuBLAS starts
-        torch.use_deterministic_algorithms(True)
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
-
-
-def cross_entropy(out: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """F.cross_entropy; in deterministic mode as log-softmax and a gather, because CUDA's NLL loss
-    has no deterministic kernel (it raises there)."""
-    if not torch.are_deterministic_algorithms_enabled():
-        return F.cross_entropy(out, y, reduction=reduction)
-    picked = -F.log_softmax(out, 1).gather(1, y[:, None]).squeeze(1)
-    return picked.sum() if reduction == "sum" else picked.mean()
-
-
-def autocast(device: torch.device, precision: str):
-    """bf16 autocast on CUDA (BatchNorm stays fp32 under autocast); fp32 elsewhere or when asked."""
-    use_bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16)
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, data: Any, batch_size: int, precision: str = "auto",
-             ranks: Ranks = SINGLE) -> tuple[float, float]:
-    """(test loss, test accuracy in percent), batched, in the training precision; each rank takes a share."""
-    was_training = model.training
-    model.eval()
-    loss_sum, correct, count = 0.0, 0, 0
-    device = next(model.parameters()).device
-    for x, y in data.test_batches(batch_size, ranks):
-        if len(y) == 0:
-            continue
-        with autocast(device, precision):
-            out = model(x.contiguous(memory_format=torch.channels_last)).float()
-        loss_sum += float(cross_entropy(out, y, reduction="sum"))
-        correct += int((out.argmax(1) == y).sum())
-        count += len(y)
-    model.train(was_training)
-    loss_sum, correct, count = ranks.sum(loss_sum, correct, count)
-    return loss_sum / count, 100.0 * correct / count
-
-
-def load_checkpoint(path: Path, identity: dict[str, Any]) -> dict[str, Any]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise CheckpointError(f"checkpoint {path} is corrupt or not a checkpoint ({type(err).__name__}: {err}); "
-                              "delete it to restart this cell's training from epoch 0") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"checkpoint {path} is not an n2n training checkpoint; delete it to restart")
-    if state.get("identity") != identity:
-        raise CheckpointError(f"checkpoint {path} belongs to another run ({state.get('identity')}), not "
-                              f"{identity}; delete it to restart this cell's training")
-    return state
-
-
-def checkpoint_epoch(path: str | Path) -> int:
-    """The last epoch checkpointed at `path`; 0 when there is none (or it is unreadable: training says so)."""
-    try:
-        return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["epoch"])
-    except Exception:
-        return 0
+    model: nn.Module
+    masks: dict[str, torch.Tensor]  # float, in each weight's dtype, device and memory format
+    optimizer: torch.optim.Optimizer
+    forward: nn.Module  # the model, wrapped for data-parallel training and compiled as the recipe says
+    recipe: Recipe
+    device: torch.device
+    ranks: Ranks
+    metrics: list[dict[str, float]]
+    start_epoch: int = 0
 
 
 def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: Recipe, seed: int,
@@ -167,13 +90,33 @@ def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: R
     With several `ranks` (n2n.distributed) each trains on its share of every batch; rank 0 checkpoints.
     """
     identity = identity or {}
-    model.to(device, memory_format=torch.channels_last)  # NHWC: ~30% faster convs, on the CPU too
-    data.to(device)
+    data.to(device, LAYOUT)
+    run = prepare(model, masks, recipe, device, ranks)
+    resume(run, checkpoint, identity)
+    for epoch in range(run.start_epoch, recipe.epochs):
+        began = time.perf_counter()
+        train_loss, train_accuracy = one_epoch(run, data, epoch, seed)
+        check_finite(train_loss, epoch, name, checkpoint)
+        test_loss, test_accuracy = evaluate(model, data, recipe.eval_batch_size, recipe.precision, ranks)
+        record(run, {"epoch": epoch + 1, "lr": recipe.lr_at(epoch), "train_loss": train_loss,
+                     "train_accuracy": train_accuracy, "test_loss": test_loss, "test_accuracy": test_accuracy,
+                     "seconds": time.perf_counter() - began})
+        if checkpoint is not None and ranks.is_main:
+            save_checkpoint(checkpoint, identity, epoch + 1, model, run.optimizer, run.metrics)
+        ranks.barrier()  # the checkpoint is on disk before any rank goes on (or is stopped)
+        stop_if_requested(run, epoch, checkpoint)
+    return run.metrics
+
+
+def prepare(model: nn.Module, masks: dict[str, torch.Tensor], recipe: Recipe, device: torch.device,
+            ranks: Ranks) -> Run:
+    """The model on its device with its masks applied, the optimiser, and the forward pass to train through."""
+    model.to(device, memory_format=LAYOUT)
     fmasks = float_masks(masks, model)
     apply_masks_(model, fmasks)
     optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                                 weight_decay=recipe.weight_decay)
-    forward = model
+    forward: nn.Module = model
     if ranks.world > 1:  # gradients averaged over the ranks; masks stay on the shared module
         from torch.nn.parallel import DistributedDataParallel
 
@@ -182,116 +125,77 @@ def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: R
         inductor = recipe.compile_backend == "inductor"
         forward = torch.compile(forward, backend=recipe.compile_backend,
                                 mode="max-autotune-no-cudagraphs" if inductor else None)
-    metrics: list[dict[str, float]] = []
-    start_epoch = 0
-    if checkpoint is not None and checkpoint.exists():
-        state = load_checkpoint(checkpoint, identity)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        metrics = list(state["metrics"])
-        start_epoch = int(state["epoch"])
-        log.info("resuming from %s after epoch %d", checkpoint, start_epoch)
+    return Run(model, fmasks, optimizer, forward, recipe, device, ranks, metrics=[])
+
+
+def resume(run: Run, checkpoint: Path | None, identity: dict[str, Any]) -> None:
+    """Continue from the checkpoint of this cell's last finished epoch, if there is one."""
+    if checkpoint is None or not checkpoint.exists():
+        return
+    state = load_checkpoint(checkpoint, identity)
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.metrics = list(state["metrics"])
+    run.start_epoch = int(state["epoch"])
+    log.info("resuming from %s after epoch %d", checkpoint, run.start_epoch)
+
+
+def one_epoch(run: Run, data: Any, epoch: int, seed: int) -> tuple[float, float]:
+    """One pass over the training data in the (seed, epoch) order; (mean loss, accuracy %) over every rank."""
+    recipe, device = run.recipe, run.device
+    for group in run.optimizer.param_groups:
+        group["lr"] = recipe.lr_at(epoch)
+    run.model.train()
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    loss_sum, correct, count = torch.zeros((), device=device), torch.zeros((), device=device), 0
+    for x, y in data.train_batches(recipe.batch_size, generator, run.ranks):
+        with autocast(device, recipe.precision):
+            out = run.forward(x)
+            loss = cross_entropy(out.float(), y)
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        run.optimizer.step()
+        apply_masks_(run.model, run.masks)  # pruned weights back to exactly zero
+        loss_sum += loss.detach() * len(y)
+        correct += (out.argmax(1) == y).sum()
+        count += len(y)
+    loss_sum, correct, count = run.ranks.sum(loss_sum, correct, count)  # one sync per epoch, not per step
+    return loss_sum / count, 100.0 * correct / count
+
+
+def check_finite(train_loss: float, epoch: int, name: str, checkpoint: Path | None) -> None:
+    if not math.isfinite(train_loss):
+        kept = f"the checkpoint of epoch {epoch} is kept" if epoch > 0 and checkpoint is not None else "nothing is kept"
+        raise TrainingDiverged(f"{name}: training diverged in epoch {epoch + 1} "
+                               f"(mean train loss {train_loss}); {kept}, no model is written")
+
+
+def record(run: Run, row: dict[str, float]) -> None:
+    run.metrics.append(row)
+    log.info("epoch %d/%d lr %.4g loss %.4f train %.2f%% test %.2f%% (%.1fs)", row["epoch"], run.recipe.epochs,
+             row["lr"], row["train_loss"], row["train_accuracy"], row["test_accuracy"], row["seconds"])
+
+
+def stop_if_requested(run: Run, epoch: int, checkpoint: Path | None) -> None:
+    """After a checkpoint: exit to resume when SIGUSR1 came to any rank (or the tests' kill hook says so)."""
     kill_after = os.environ.get(KILL_AFTER_EPOCH_ENV)
-    for epoch in range(start_epoch, recipe.epochs):
-        began = time.perf_counter()
-        lr = recipe.lr_at(epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        model.train()
-        generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        loss_sum, correct, count = torch.zeros((), device=device), torch.zeros((), device=device), 0
-        for x, y in data.train_batches(recipe.batch_size, generator, ranks):
-            with autocast(device, recipe.precision):
-                out = forward(x.contiguous(memory_format=torch.channels_last))
-                loss = cross_entropy(out.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            apply_masks_(model, fmasks)  # pruned weights back to exactly zero
-            loss_sum += loss.detach() * len(y)
-            correct += (out.argmax(1) == y).sum()
-            count += len(y)
-        loss_sum, correct, count = ranks.sum(loss_sum, correct, count)  # one sync per epoch, not per step
-        train_loss = loss_sum / count
-        if not math.isfinite(train_loss):
-            kept = f"the checkpoint of epoch {epoch} is kept" if epoch > 0 and checkpoint is not None else "nothing is kept"
-            raise TrainingDiverged(f"{name}: training diverged in epoch {epoch + 1} "
-                                   f"(mean train loss {train_loss}); {kept}, no model is written")
-        test_loss, test_acc = evaluate(model, data, recipe.eval_batch_size, recipe.precision, ranks)
-        row = {"epoch": epoch + 1, "lr": lr, "train_loss": train_loss,
-               "train_accuracy": 100.0 * float(correct) / count, "test_loss": test_loss,
-               "test_accuracy": test_acc, "seconds": time.perf_counter() - began}
-        metrics.append(row)
-        log.info("epoch %d/%d lr %.4g loss %.4f train %.2f%% test %.2f%% (%.1fs)", epoch + 1, recipe.epochs, lr,
-                 row["train_loss"], row["train_accuracy"], test_acc, row["seconds"])
-        if checkpoint is not None and ranks.is_main:
-            with atomic_path(checkpoint) as tmp:
-                torch.save({"format": CHECKPOINT_FORMAT, "identity": identity, "epoch": epoch + 1,
-                            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                            "metrics": metrics}, tmp)
-        ranks.barrier()  # the checkpoint is on disk before any rank goes on (or is stopped)
-        if kill_after is not None and int(kill_after) == epoch + 1:
-            os.kill(os.getpid(), signal.SIGKILL)
-        if ranks.any(stop.requested()) and checkpoint is not None and epoch + 1 < recipe.epochs:
-            log.warning("stop requested (SIGUSR1): checkpoint of epoch %d saved, exiting to resume", epoch + 1)
-            raise StopRequested()
-    return metrics
-
-
-def save_model(path: str | Path, model: nn.Module, meta: dict[str, Any],
-               masks: dict[str, torch.Tensor] | None = None) -> None:
-    """Write model.pt; a pruned weight is stored as its mask (bit-packed) and its kept values only."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    sparse = {}
-    for name, mask in (masks or {}).items():
-        if bool(mask.all()):
-            continue  # nothing pruned: dense storage is smaller
-        weight, kept = state.pop(name), mask.cpu()
-        if bool(weight[~kept].any()):
-            raise RuntimeError(f"{name}: pruned weights are nonzero; the masks were not enforced")
-        sparse[name] = {"shape": list(weight.shape), "bits": torch.from_numpy(pack_mask(kept)),
-                        "values": weight[kept]}
-    with atomic_path(path) as tmp:
-        torch.save({"format": MODEL_FORMAT, "arch": model.arch.to_dict(), "meta": meta, "state_dict": state,
-                    "sparse": sparse}, tmp)
-
-
-def _dense_weight(entry: dict[str, Any]) -> torch.Tensor:
-    weight = torch.zeros(entry["shape"], dtype=entry["values"].dtype)
-    weight[unpack_mask(entry["bits"].numpy(), entry["shape"])] = entry["values"]
-    return weight
-
-
-def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild a trained network from model.pt (loaded with weights_only=True)."""
-    from n2n.models import Arch, build_empty
-
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        if saved.get("format") not in MODEL_FORMATS:
-            raise ValueError("unknown format")
-        state = dict(saved["state_dict"])
-        state.update({name: _dense_weight(entry) for name, entry in saved.get("sparse", {}).items()})
-        model = build_empty(Arch.from_dict(saved["arch"]))
-        model.load_state_dict(state, assign=True)
-    except FileNotFoundError:
-        raise
-    except Exception as err:
-        raise CheckpointError(f"{path} is not a readable n2n model file ({type(err).__name__}: {err}); "
-                              "delete it and rerun the train stage") from None
-    return model.to(device), saved["meta"]
+    if kill_after is not None and int(kill_after) == epoch + 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if run.ranks.any(stop.requested()) and checkpoint is not None and epoch + 1 < run.recipe.epochs:
+        log.warning("stop requested (SIGUSR1): checkpoint of epoch %d saved, exiting to resume", epoch + 1)
+        raise StopRequested()
 
 
 def run_train(mask_path: str, model_path: str, metrics_path: str, checkpoint_path: str, dataset: str,
               data_root: str, recipe: dict[str, Any], device: str = "auto", threads: int = 1,
               processes: int = 1) -> None:
     """The train stage: masks in, trained weights and per-epoch metrics out; data-parallel over `processes`."""
-    cell = dict(mask_path=mask_path, model_path=model_path, metrics_path=metrics_path,
+    args = dict(mask_path=mask_path, model_path=model_path, metrics_path=metrics_path,
                 checkpoint_path=checkpoint_path, dataset=dataset, data_root=data_root, recipe=recipe,
                 device=device, threads=threads)
     stop.begin_attempt(checkpoint_path, checkpoint_epoch(checkpoint_path), str(Path(model_path).parent))
     if processes <= 1:
-        _train_cell(**cell, ranks=SINGLE)
+        _train_from_files(**args, ranks=SINGLE)
         return
     from n2n.distributed import run_ranks
 
@@ -302,25 +206,25 @@ def run_train(mask_path: str, model_path: str, metrics_path: str, checkpoint_pat
         raise RuntimeError(f"training on {processes} processes needs {processes} GPUs; "
                            f"{torch.cuda.device_count()} are visible to this job")
     log_files = [h.baseFilename for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
-    run_ranks("n2n.training:train_rank", processes, device_type, cell, log_files)
+    run_ranks("n2n.training:train_rank", processes, device_type, args, log_files)
 
 
-def train_rank(rank: int, world: int, port: int, **cell: Any) -> None:
+def train_rank(rank: int, world: int, port: int, **args: Any) -> None:
     """One process of a data-parallel training (started by n2n.distributed.run_ranks), on GPU `rank`."""
     from n2n.distributed import join, leave
 
-    device = resolve_device(cell["device"])
+    device = resolve_device(args["device"])
     if device.type == "cuda":
         device = torch.device("cuda", rank)
         torch.cuda.set_device(device)
     ranks = join(rank, world, port, device.type)
     try:
-        _train_cell(**cell, ranks=ranks, rank_device=device)
+        _train_from_files(**args, ranks=ranks, rank_device=device)
     finally:
         leave()
 
 
-def _train_cell(mask_path: str, model_path: str, metrics_path: str, checkpoint_path: str, dataset: str,
+def _train_from_files(mask_path: str, model_path: str, metrics_path: str, checkpoint_path: str, dataset: str,
                 data_root: str, recipe: dict[str, Any], device: str, threads: int, ranks: Ranks,
                 rank_device: torch.device | None = None) -> None:
     import pandas as pd

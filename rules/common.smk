@@ -58,7 +58,7 @@ def checked(wc):
 
 def data_input(wc):
     checked(wc)
-    return registry.data_files(wc.dataset, DATA)
+    return registry.data_folders(wc.dataset, DATA)
 
 
 def final_mask(wc):
@@ -132,6 +132,7 @@ STAGE_SERVER = []
 
 
 onstart:
+    n2n.stop.mark_run()
     if config.get("warm_start", True) and workflow.local_exec:
         STAGE_SERVER.append(n2n.stage.start_server())
 

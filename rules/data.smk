@@ -1,29 +1,29 @@
-# Data: CIFAR can be fetched where there is network; ImageNet must be placed by hand
-# (`python -m n2n prepare-imagenet` builds its tree from the official archives).
-import os
+# Data: a data set whose record (n2n.registry) has a downloader is fetched where there is network;
+# ImageNet must be placed by hand (`python -m n2n prepare-imagenet` builds its tree from the archives).
 
 
 rule download_data:
     input:
-        [f"{DATA}/{folder}" for folder in registry.CIFAR_FOLDERS.values()],
+        [in_data(folder) for folder in registry.downloadable()],
 
 
-rule download_cifar:
+rule download_dataset:
     output:
         directory(in_data("{folder}")),
     wildcard_constraints:
-        folder="|".join(registry.CIFAR_FOLDERS.values()),
+        folder="|".join(registry.downloadable()),
     log:
-        "logs/download_{folder}.log",
+        in_results("logs/download_{folder}.log"),
     benchmark:
-        "logs/download_{folder}.benchmark.tsv"
+        in_results("logs/download_{folder}.benchmark.tsv")
     params:
-        dataset=lambda wc: {v: k for k, v in registry.CIFAR_FOLDERS.items()}[wc.folder],
-        data_root=lambda wc, output: os.path.dirname(output[0]),  # torchvision writes the folder there
-    threads: 1
+        dataset=lambda wc: registry.downloadable()[wc.folder].name,
+        download=lambda wc: registry.downloadable()[wc.folder].download,
+        data_root=DATA,  # the downloader writes the folder there
+    threads: res("download", "threads", 1)
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=res("download", "mem_mb"),
+        runtime=res("download", "runtime"),
     conda:
         ENV
     script:
@@ -34,12 +34,12 @@ rule imagenet_missing:
     output:
         directory(in_data("imagenet")),
     log:
-        "logs/imagenet_missing.log",
+        in_results("logs/imagenet_missing.log"),
     benchmark:
-        "logs/imagenet_missing.benchmark.tsv"
+        in_results("logs/imagenet_missing.benchmark.tsv")
     threads: 1
     resources:
-        mem_mb=100,
+        mem_mb=res("download", "mem_mb"),
         runtime=1,
     conda:
         ENV

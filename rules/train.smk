@@ -1,8 +1,8 @@
 # train -> evaluate. Training checkpoints every epoch to train_checkpoint.pt (not an output, so a
 # failed or preempted job keeps it) and a rerun resumes from it. A training job given several GPUs
 # (`gpu: N` in resources.train or resources.train_<dataset>) runs data-parallel on N processes.
-# On a cluster a training may take `resources.train.retries` attempts (each must checkpoint an
-# epoch: n2n.stop.begin_attempt); locally a failed training is not retried.
+# A training may take `resources.train.retries` attempts (the profile's `retries` where unset): each
+# must checkpoint an epoch, or after two that do not the next is refused (n2n.stop.begin_attempt).
 
 
 rule train:
@@ -23,7 +23,7 @@ rule train:
         device=config["device"],
         processes=lambda wc: max(1, train_res(wc, "gpu", 0)),
     threads: lambda wc: train_res(wc, "threads", 1)
-    retries: None if workflow.local_exec else res("train", "retries")
+    retries: res("train", "retries")
     resources:
         mem_mb=lambda wc: train_res(wc, "mem_mb"),
         runtime=lambda wc: train_res(wc, "runtime"),

@@ -88,7 +88,7 @@ def uninterrupted(mask: Path, config_path: Path, folder: Path) -> subprocess.Pop
 def assert_same_training(reference: Path, cell: Path) -> None:
     pd.testing.assert_frame_equal(pd.read_parquet(reference / "m.parquet").drop(columns="seconds"),
                                   pd.read_parquet(cell / "metrics.parquet").drop(columns="seconds"))
-    from n2n.training import load_model
+    from n2n.modelfiles import load_model
 
     ours, _ = load_model(cell / "model.pt")
     theirs, _ = load_model(reference / "model.pt")
@@ -162,18 +162,19 @@ def test_demo_grid_through_the_slurm_profile(cluster, tmp_path, demo_config):
 
 
 def test_a_training_longer_than_its_allocation_finishes_through_its_retries(cluster, tmp_path, demo_config):
-    """Each allocation is 2 minutes (train + evaluate, the profile's group) and SLURM warns 100 s before
-    its end: the training checkpoints, exits 75 and the next allocation resumes, until it is done."""
+    """Each allocation is 2 minutes (train + evaluate, the profile's group) and SLURM warns 90 s before
+    its end (30-60 s into the job: SLURM checks its timers every 30 s), before the training can end:
+    it checkpoints, exits 75 and the next allocation resumes, until it is done."""
     results = tmp_path / "results"
-    config = tiny_config(demo_config, results, seeds=[0], epochs=80, methods=["dense", "rp"])
-    config["width"] = 0.25  # about 0.7 s an epoch here: about a minute of training, longer than one warning
-    config["resources"]["train"].update(runtime=1, retries=8)
+    config = tiny_config(demo_config, results, seeds=[0], epochs=85, methods=["dense", "rp"])
+    config["width"] = 0.25  # at least 0.7 s an epoch here: a minute of training or more
+    config["resources"]["train"].update(runtime=1, retries=10)
     config["resources"]["evaluate"].update(runtime=1)
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
     cell = results / "vgg19" / "digits" / "dense" / "1.0" / "seed0"
     cmd = [SNAKEMAKE, *PROFILE, "--configfile", str(config_path), "--jobs", "2",
-           "--default-resources", "slurm_extra='--signal=USR1@100'", "--", str(cell / "acc.json")]
+           "--default-resources", "slurm_extra='--signal=USR1@90'", "--", str(cell / "acc.json")]
     with open(tmp_path / "snakemake.log", "w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     reference = None
@@ -193,7 +194,7 @@ def test_a_training_longer_than_its_allocation_finishes_through_its_retries(clus
     train_log = (cell / "logs" / "train.log").read_text()
     # every allocation's lines are in the log, each attempt named, each stop a warning
     assert len(set(slurm_jobs(cell / "logs" / "train.log"))) >= 2, train_log
-    assert "attempt 1: SLURM job" in train_log and "attempt 2: SLURM job" in train_log
+    assert "attempt 1: SLURM job" in train_log and "attempt 2: SLURM job" in train_log  # a new count per run
     assert "stopped to resume (exit 75)" in train_log and "stage failed" not in train_log
     assert not list((cell / "logs").glob(".*.attempts"))  # the history goes once the training is done
     assert_same_training(tmp_path / "fresh", cell)

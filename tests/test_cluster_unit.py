@@ -48,7 +48,7 @@ def test_the_shim_goes_on_path_only_where_a_real_sacct_exists(tmp_path, monkeypa
 
 
 def slurm(job: str, run: str = "run-a") -> dict[str, str]:
-    return {"SLURM_JOB_ID": job, "SLURM_JOB_NAME": run}
+    return {"SLURM_JOB_ID": job, "N2N_RUN": run}
 
 
 def test_attempts_that_make_progress_go_on_and_two_stalled_ones_stop_the_training(tmp_path):
@@ -57,12 +57,18 @@ def test_attempts_that_make_progress_go_on_and_two_stalled_ones_stop_the_trainin
     begin_attempt(ckpt, 4, "cell", slurm("2"))   # attempt 1 checkpointed 4 epochs
     begin_attempt(ckpt, 9, "cell", slurm("3"))
     begin_attempt(ckpt, 9, "cell", slurm("4"))   # attempt 3 made none: one stall is allowed
-    with pytest.raises(NoProgress, match=r"cell: the last 2 attempts \(SLURM jobs 3, 4\) all started after epoch 9"):
+    with pytest.raises(NoProgress, match=r"cell: the last 2 attempts \(SLURM job 3, SLURM job 4\) all started after "
+                                          "epoch 9 and none checkpointed another epoch"):
         begin_attempt(ckpt, 9, "cell", slurm("5"))
     begin_attempt(ckpt, 9, "cell", slurm("6", run="run-b"))  # a new Snakemake run starts a new count
     for _ in range(3):
-        begin_attempt(ckpt, 9, "cell", {})  # locally nothing is retried automatically: no rule
-    assert len(attempts_path(ckpt).read_text().splitlines()) == 8
+        begin_attempt(ckpt, 9, "cell", {})  # a direct call, outside any Snakemake run: never refused
+    local = {"N2N_RUN": "run-c"}  # a local run's attempts: named by their process
+    begin_attempt(ckpt, 9, "cell", local)
+    begin_attempt(ckpt, 9, "cell", local)
+    with pytest.raises(NoProgress, match=rf"\(pid {os.getpid()}, pid {os.getpid()}\)"):
+        begin_attempt(ckpt, 9, "cell", local)
+    assert len(attempts_path(ckpt).read_text().splitlines()) == 10
 
 
 def run_job(log: Path, outcome: BaseException | None, line: str) -> None:

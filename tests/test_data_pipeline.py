@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from conftest import SMALL_SKIPS
-from n2n.data import DATASET_INFO, ResidentData, TorchvisionData, augment, load_digits_data
+from n2n.data import ResidentData, TorchvisionData, augment, load_digits_data
+from n2n.registry import DATASETS
 from n2n.imagenet import ImageFolderData
 
 
@@ -26,7 +27,7 @@ def marker_positions(images: torch.Tensor) -> np.ndarray:
 def test_batch_augmentation_matches_torchvision_in_distribution():
     from torchvision import transforms
 
-    info = DATASET_INFO["cifar10"]
+    info = DATASETS["cifar10"]
     image = np.zeros((1, 3, 32, 32), dtype=np.uint8)
     image[0, :, 5, 9] = 255  # a marker: its position after augmentation encodes shift and flip
     n = 8000  # about 50 draws for each of the 162 shift-and-flip outcomes

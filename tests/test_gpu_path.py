@@ -116,7 +116,8 @@ def test_deterministic_training_uses_no_op_without_a_deterministic_cuda_kernel(m
     from n2n.selftest import numerics_restored
     from n2n.skips import add_skips
     from n2n.models import build_model, make_arch
-    from n2n.training import Recipe, configure_numerics, train
+    from n2n.numerics import configure_numerics
+    from n2n.training import Recipe, train
 
     data = load_digits_data()
     data.train_x, data.train_y = data.train_x[:128], data.train_y[:128]
@@ -134,7 +135,7 @@ def test_deterministic_training_uses_no_op_without_a_deterministic_cuda_kernel(m
 
 
 def test_the_deterministic_loss_is_cross_entropy():
-    from n2n.training import cross_entropy
+    from n2n.numerics import cross_entropy
 
     out, y = torch.randn(64, 10, dtype=torch.float64), torch.randint(0, 10, (64,))
     plain = torch.nn.functional.cross_entropy(out, y, reduction="sum")
@@ -150,7 +151,8 @@ def test_the_deterministic_loss_is_cross_entropy():
     ({"precision": "auto", "deterministic": True}, False, True)])
 def test_numerics_follow_precision_and_deterministic(settings, tf32, deterministic):
     from n2n.selftest import numerics_restored
-    from n2n.training import Recipe, configure_numerics
+    from n2n.numerics import configure_numerics
+    from n2n.training import Recipe
 
     recipe = Recipe(epochs=1, batch_size=1, lr=0.1, lr_step_epochs=1, lr_gamma=0.5, momentum=0.9, weight_decay=0,
                     eval_batch_size=1, **settings)

@@ -11,7 +11,7 @@ from n2n.data import augment, load_digits_data
 from n2n.masks import save_masks
 from n2n.models import make_arch
 from n2n.pruners import prune
-from n2n.training import CheckpointError, load_checkpoint, load_model
+from n2n.modelfiles import CheckpointError, load_checkpoint, load_model
 
 RECIPE = {"epochs": 2, "batch_size": 128, "lr": 0.05, "lr_step_epochs": 1, "lr_gamma": 0.5, "momentum": 0.9,
           "weight_decay": 5e-4, "eval_batch_size": 512, "num_workers": 0}
@@ -128,7 +128,7 @@ def test_a_diverging_run_fails_loudly_and_keeps_its_last_good_checkpoint(tmp_pat
 def test_a_pruned_model_file_stores_only_its_kept_weights(tmp_path):
     from n2n.masks import apply_masks_, float_masks
     from n2n.models import build_model
-    from n2n.training import save_model
+    from n2n.modelfiles import save_model
 
     arch = make_arch("vgg19", "cifar10", "rp", 0.25, SMALL_SKIPS)
     masks, meta = prune(arch, "rp", 0.02, 0, 0.5)

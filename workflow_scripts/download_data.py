@@ -1,5 +1,5 @@
-"""Rule download_cifar -> n2n.data.download_cifar (needs network and torchvision)."""
+"""Rule download_dataset -> the data set's downloader (n2n.registry; CIFAR: n2n.data.download_cifar)."""
 from n2n.stage import run_stage
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-run_stage("n2n.data:download_cifar", sm.log[0], name=sm.params.dataset, data_root=sm.params.data_root)
+run_stage(sm.params.download, sm.log[0], name=sm.params.dataset, data_root=sm.params.data_root)
