@@ -2,7 +2,7 @@
 # Targets: all_tables (default), table1, table2, table3, figure_convergence, figure_skip_comparison,
 # figure_heat_signature, download_data, or any per-cell file such as
 #   results/vgg19/cifar10/n2nskip-rp/0.02/seed3/acc.json
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("8.0")
 

@@ -6,6 +6,8 @@ config stops the workflow before any job runs.
 
 from __future__ import annotations
 
+import copy
+
 import itertools
 from dataclasses import dataclass
 from importlib import resources
@@ -33,13 +35,25 @@ def load_schema() -> dict[str, Any]:
     return yaml.safe_load(schema_path().read_text())
 
 
-def load_config(path: str | Path) -> dict[str, Any]:
-    try:
-        config = yaml.safe_load(Path(path).read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
+def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`, dictionaries merged key by key (lists replaced), as Snakemake merges
+    `configfile:` and `--configfile`."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def load_config(*paths: str | Path) -> dict[str, Any]:
+    """The configuration of these files, each over the ones before it (config.yaml, then config/demo.yaml)."""
+    config: dict[str, Any] = {}
+    for path in paths:
+        try:
+            config = merged(config, yaml.safe_load(Path(path).read_text()) or {})
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
     check_config(config)
     return config
 

@@ -76,7 +76,7 @@ def run_adjacency(model_path: str, adjacency_path: str, nodes_path: str, weighti
 
 
 def network_at_init(model: str, dataset: str, method: str, density: float, seed: int, width: float,
-                    skips: dict, data_fn=None, options: dict | None = None):
+                    skips: dict, data_fn=None, pruning: dict | None = None):
     """A cell's network at initialisation with its masks applied (prune and add-skips, no training)."""
     from n2n.masks import apply_masks_, float_masks
     from n2n.models import build_model, make_arch
@@ -84,7 +84,7 @@ def network_at_init(model: str, dataset: str, method: str, density: float, seed:
     from n2n.skips import add_skips
 
     arch = make_arch(model, dataset, method, width, skips)
-    masks, meta = prune(arch, method, density, seed, float(skips["share"]), data_fn, options)
+    masks, meta = prune(arch, method, density, seed, float(skips["share"]), data_fn, pruning)
     if arch.skip_kind is not None:
         masks, meta = add_skips(arch, masks, meta, seed)
     net = build_model(arch, seed)

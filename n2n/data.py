@@ -90,7 +90,7 @@ def balanced_indices(labels: torch.Tensor, classes: int, per_class: int, generat
     short = [c for c, p in enumerate(picked) if len(p) < per_class]
     if short:
         raise ValueError(f"classes {short[:5]} have fewer than {per_class} training examples: lower "
-                         "pruning.grasp_samples_per_class")
+                         "pruning.grasp.samples_per_class")
     return torch.cat(picked)
 
 

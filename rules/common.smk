@@ -13,7 +13,8 @@ n2n.cluster.read_sacct_through(f"{workflow.basedir}/slurm/bin")
 # and this job's Snakemake process must not die of it (its default action) and take the job with it
 n2n.stop.ignore_stop_signal()
 
-validate(config, str(n2n.config.schema_path()))
+# the schema (n2n/schemas/config.schema.yaml) and the registries, once, every problem in one message
+# (Snakemake's validate() would stop at the first)
 n2n.config.check_config(config)
 
 R = config["results_dir"]

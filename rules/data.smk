@@ -1,5 +1,6 @@
 # Data: a data set whose record (n2n.registry) has a downloader is fetched where there is network;
 # ImageNet must be placed by hand (`python -m n2n prepare-imagenet` builds its tree from the archives).
+import os
 
 
 rule download_data:
@@ -19,7 +20,7 @@ rule download_dataset:
     params:
         dataset=lambda wc: registry.downloadable()[wc.folder].name,
         download=lambda wc: registry.downloadable()[wc.folder].download,
-        data_root=DATA,  # the downloader writes the folder there
+        data_root=lambda wc, output: os.path.dirname(output[0]),  # the downloader writes the folder there
     threads: res("download", "threads", 1)
     resources:
         mem_mb=res("download", "mem_mb"),

@@ -14,7 +14,7 @@ rule prune:
         width=config["width"],
         skips=config["skips"],
         data_root=DATA,
-        options=config["pruning"],
+        pruning=config["pruning"],
         device=config["device"],
     threads: res("prune", "threads", 1)
     resources:

@@ -33,7 +33,10 @@ def pytest_collection_modifyitems(items: list) -> None:
 
 @pytest.fixture(scope="session")
 def demo_config() -> dict:
-    return yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    """The demo's configuration as Snakemake sees it: config.yaml, then config/demo.yaml over it."""
+    from n2n.config import load_config
+
+    return load_config(ROOT / "config.yaml", ROOT / "config" / "demo.yaml")
 
 
 @pytest.fixture(scope="session")

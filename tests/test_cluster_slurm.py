@@ -162,19 +162,20 @@ def test_demo_grid_through_the_slurm_profile(cluster, tmp_path, demo_config):
 
 
 def test_a_training_longer_than_its_allocation_finishes_through_its_retries(cluster, tmp_path, demo_config):
-    """Each allocation is 2 minutes (train + evaluate, the profile's group) and SLURM warns 90 s before
-    its end (30-60 s into the job: SLURM checks its timers every 30 s), before the training can end:
-    it checkpoints, exits 75 and the next allocation resumes, until it is done."""
+    """Each allocation is 2 minutes (train + evaluate, the profile's group) and SLURM warns 40 s before
+    its end, or up to 60 s earlier (its timers' resolution): 20-80 s into the job, after its processes
+    are up and before the training can end. The training checkpoints, exits 75 and the next
+    allocation resumes, until it is done."""
     results = tmp_path / "results"
-    config = tiny_config(demo_config, results, seeds=[0], epochs=85, methods=["dense", "rp"])
-    config["width"] = 0.25  # at least 0.7 s an epoch here: a minute of training or more
+    config = tiny_config(demo_config, results, seeds=[0], epochs=110, methods=["dense", "rp"])
+    config["width"] = 0.25  # at least 0.7 s an epoch here: 80 s of training or more
     config["resources"]["train"].update(runtime=1, retries=10)
     config["resources"]["evaluate"].update(runtime=1)
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
     cell = results / "vgg19" / "digits" / "dense" / "1.0" / "seed0"
     cmd = [SNAKEMAKE, *PROFILE, "--configfile", str(config_path), "--jobs", "2",
-           "--default-resources", "slurm_extra='--signal=USR1@90'", "--", str(cell / "acc.json")]
+           "--default-resources", "slurm_extra='--signal=USR1@40'", "--", str(cell / "acc.json")]
     with open(tmp_path / "snakemake.log", "w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     reference = None

@@ -85,3 +85,31 @@ def test_demo_table1_has_three_seeds_per_cell(demo_config):
     for c in grid_cells(demo_config, "tables", "table1"):
         seeds.setdefault((c.model, c.method, c.density), set()).add(c.seed)
     assert len(seeds) == 2 * 5 and all(len(s) >= 3 for s in seeds.values())
+
+
+def test_each_pruners_options_and_the_config_schema_agree():
+    """Defaults live in each pruner's Options dataclass; the schema's `pruning.<name>` lists the same fields."""
+    from dataclasses import fields
+
+    from n2n.config import schema_path
+    from n2n.pruners import pruner_class
+
+    schema = yaml.safe_load(schema_path().read_text())["properties"]["pruning"]["properties"]
+    with_options = {name: pruner_class(name).Options for name in registry.PRUNERS if fields(pruner_class(name).Options)}
+    assert set(schema) == set(with_options)
+    for name, options in with_options.items():
+        assert set(schema[name]["properties"]) == {f.name for f in fields(options)}, name
+        default = options()
+        for f in fields(options):
+            value = getattr(default, f.name)
+            kind = schema[name]["properties"][f.name]
+            allowed = [k.get("type") for k in kind.get("oneOf", [kind])]
+            assert ({bool: "boolean", int: "integer", float: "number", type(None): "null"}[type(value)]
+                    in allowed), (name, f.name, value, allowed)
+
+
+def test_an_unknown_pruner_option_is_named():
+    from n2n.pruners import load_pruner
+
+    with pytest.raises(ValueError, match=r"GraSPPruner: unknown option\(s\) samples \(known: samples_per_class, "):
+        load_pruner("grasp", {"grasp": {"samples": 3}})

@@ -233,7 +233,7 @@ def test_erp_keeps_whole_kernels():
 def test_scl_accepts_the_config_device_auto():
     data = load_digits_data()
     arch = make_arch("vgg19", "digits", "scl", 0.125, SMALL_SKIPS)
-    masks, meta = prune(arch, "scl", 0.1, 0, 0.5, lambda: data, {"device": "auto", "scl": {"epochs": 1}})
+    masks, meta = prune(arch, "scl", 0.1, 0, 0.5, lambda: data, {"scl": {"epochs": 1}}, device="auto")
     assert sum(int(m.sum()) for m in masks.values()) == meta["sequential_kept"]
 
 
@@ -294,7 +294,7 @@ def test_synflow_on_full_width_resnet50_keeps_every_main_path_layer(density):
     assert all(s.dtype == torch.float64 and bool(torch.isfinite(s).all()) for s in scores.values())
     assert max(float(s.max()) for s in scores.values()) > 1e39  # beyond float32: the test bites
     count = int(round(density * sum(p.numel() for p in params.values())))
-    masks = SynFlowPruner({"synflow_iterations": 10}).prune(net, params, None, torch.Generator(), count)
+    masks = SynFlowPruner(SynFlowPruner.Options(iterations=10)).prune(net, params, None, torch.Generator(), count)
     assert sum(int(m.sum()) for m in masks.values()) == count
     emptied = [n for n, m in masks.items() if not m.any() and "shortcut" not in n]
     assert not emptied, f"main-path layers emptied at {density}: {emptied}"

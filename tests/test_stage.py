@@ -15,7 +15,7 @@ from conftest import ROOT, SMALL_SKIPS
 from n2n import stage
 
 PRUNE_ARGS = dict(model="vgg19", dataset="digits", method="n2nskip-rp", density=0.1, seed=0, width=0.125,
-                  skips=SMALL_SKIPS, data_root="data", options={"csp_batch_size": 16}, device="cpu", threads=1)
+                  skips=SMALL_SKIPS, data_root="data", pruning={"csp": {"batch_size": 16}}, device="cpu", threads=1)
 
 CLIENT = """
 import json, sys

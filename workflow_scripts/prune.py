@@ -14,7 +14,7 @@ run_stage(
     width=sm.params.width,
     skips=sm.params.skips,
     data_root=sm.params.data_root,
-    options=sm.params.options,
+    pruning=sm.params.pruning,
     device=sm.params.device,
     threads=sm.threads,
 )

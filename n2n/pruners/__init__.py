@@ -15,15 +15,22 @@ from n2n import registry
 from n2n.pruners.base import Pruner
 
 
-def load_pruner(name: str, options: dict[str, Any] | None = None) -> Pruner:
+def pruner_class(name: str) -> type[Pruner]:
     if name not in registry.PRUNERS:
         raise registry.UnknownNameError(f"unknown pruner {name!r}: expected one of {', '.join(registry.PRUNERS)}")
     module, cls = registry.PRUNERS[name].split(":")
-    return getattr(importlib.import_module(module), cls)(options)
+    return getattr(importlib.import_module(module), cls)
+
+
+def load_pruner(name: str, pruning: dict[str, Any] | None = None, device: str = "cpu") -> Pruner:
+    """The pruner `name`, its options from the config's `pruning` section (`pruning[name]`)."""
+    cls = pruner_class(name)
+    return cls(cls.options_from((pruning or {}).get(name)), device)
 
 
 def prune(arch, method: str, density: float, seed: int, share: float, data_fn: Callable[[], Any] | None = None,
-          options: dict[str, Any] | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+          pruning: dict[str, Any] | None = None, device: str = "cpu"
+          ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Masks of the sequential weights for one cell, and the budget left for skips.
 
     The network is the cell's sequential network at its initialisation for `seed` (the same
@@ -35,7 +42,7 @@ def prune(arch, method: str, density: float, seed: int, share: float, data_fn: C
 
     _, base = registry.split_method(method)
     registry.check_density(method, density)
-    pruner = load_pruner(base, options)
+    pruner = load_pruner(base, pruning, device)
     net = build_model(arch.sequential(), seed)
     reference = reference_count(net)
     total = int(round(density * reference))
@@ -58,7 +65,7 @@ def prune(arch, method: str, density: float, seed: int, share: float, data_fn: C
 
 
 def run_prune(out_path: str, model: str, dataset: str, method: str, density: float, seed: int,
-              width: float, skips: dict[str, Any], data_root: str, options: dict[str, Any],
+              width: float, skips: dict[str, Any], data_root: str, pruning: dict[str, Any],
               device: str = "cpu", threads: int = 1) -> None:
     """The prune stage: masks of the cell's sequential weights at its initialisation."""
     from n2n.data import load_dataset
@@ -72,6 +79,5 @@ def run_prune(out_path: str, model: str, dataset: str, method: str, density: flo
     def data_fn():
         return load_dataset(dataset, data_root)
 
-    masks, meta = prune(arch, method, float(density), seed, float(skips["share"]), data_fn,
-                        {**options, "device": device})
+    masks, meta = prune(arch, method, float(density), seed, float(skips["share"]), data_fn, pruning, device)
     save_masks(out_path, masks, {**meta, "dataset": dataset})

@@ -16,9 +16,6 @@ from n2n.pruners.base import Pruner
 class ExpanderRandomPruner(Pruner):
     scope = "layer"
 
-    def score(self, model, params, data, generator):
-        raise NotImplementedError("erp masks whole kernels: see prune()")
-
     def prune(self, model, params, data, generator, count):
         counts = allocate_counts([p.numel() for p in params.values()], count)
         masks = {}

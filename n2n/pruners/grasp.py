@@ -1,18 +1,26 @@
 """grasp: Gradient Signal Preservation (Wang et al. 2020).
 
 score = w * (H g), H the Hessian and g the gradient of the loss (logits divided by a temperature,
-`grasp_temperature`, default 200 as in the paper) on a class-balanced sample of the training data,
-`grasp_samples_per_class` images of every class (default 10), drawn by the
+`temperature`, default 200 as in the paper) on a class-balanced sample of the training data,
+`samples_per_class` images of every class (default 10), drawn by the
 cell's seed; the global top-k is kept (removing the highest -w * Hg, as GraSP does). Hg comes from a
 second backward pass through g^T stopgrad(g).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
-from n2n.pruners.base import Pruner
+from n2n.pruners.base import ScoringPruner
+
+
+@dataclass(frozen=True)
+class GraSPOptions:
+    temperature: float = 200.0  # GraSP's softmax temperature (its paper's value)
+    samples_per_class: int = 10  # the calibration sample: this many training images of every class
 
 
 def hessian_gradient_product(model, params, x, y, temperature):
@@ -27,17 +35,18 @@ def hessian_gradient_product(model, params, x, y, temperature):
     return dict(zip(names, torch.autograd.grad(dot, tensors)))
 
 
-class GraSPPruner(Pruner):
+class GraSPPruner(ScoringPruner):
     scope = "global"
     needs_data = True
+    Options = GraSPOptions
 
     def score(self, model, params, data, generator):
         if data is None:
             raise ValueError("GraSPPruner needs training data")
-        x, y = data.class_balanced_batch(int(self.options.get("grasp_samples_per_class", 10)), generator)
+        x, y = data.class_balanced_batch(self.options.samples_per_class, generator)
         was_training = model.training
         model.eval()
-        hg = hessian_gradient_product(model, params, x, y, float(self.options.get("grasp_temperature", 200.0)))
+        hg = hessian_gradient_product(model, params, x, y, self.options.temperature)
         model.train(was_training)
         scores = {n: (hg[n] * params[n].detach()).cpu() for n in params}
         norm = abs(float(sum(s.sum() for s in scores.values()))) + 1e-12

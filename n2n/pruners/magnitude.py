@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from n2n.pruners.base import Pruner
+from n2n.pruners.base import ScoringPruner
 
 
-class MagnitudePruner(Pruner):
+class MagnitudePruner(ScoringPruner):
     scope = "global"
 
     def score(self, model, params, data, generator):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from n2n.pruners.base import Pruner
+from n2n.pruners.base import ScoringPruner
 
 
-class RandomPruner(Pruner):
+class RandomPruner(ScoringPruner):
     scope = "layer"
 
     def score(self, model, params, data, generator):

@@ -20,6 +20,7 @@ The cell then trains from its initialisation like any other.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +30,15 @@ from n2n.pruners.base import Pruner
 
 log = logging.getLogger(__name__)
 
-DEFAULTS = {"epochs": 2, "lr": 0.02, "score_lr": None, "score_init": 1.0, "batch_size": 128}
+
+
+@dataclass(frozen=True)
+class SCLOptions:
+    epochs: int = 30  # mask-learning epochs
+    lr: float = 0.05  # SGD learning rate of the weights and BatchNorm while masks are learned
+    score_lr: float | None = None  # None: 4 x score_init / number of steps
+    score_init: float = 1.0  # every score starts here, so every mask starts at 1
+    batch_size: int = 128
 
 
 class _IdentitySTE(torch.autograd.Function):
@@ -61,18 +70,13 @@ def regulariser_weight(scores: dict[str, torch.Tensor], keep: int) -> float:
 class SparseConnectivityLearning(Pruner):
     scope = "global"
     needs_data = True
-
-    def settings(self) -> dict:
-        return {**DEFAULTS, **self.options.get("scl", {})}
-
-    def score(self, model, params, data, generator):
-        raise NotImplementedError("scl learns its scores while training: see prune()")
+    Options = SCLOptions
 
     def prune(self, model, params, data, generator, count):
         if data is None:
             raise ValueError("scl needs training data")
-        opts = self.settings()
-        wanted = self.options.get("device", "cpu")  # the config's device: auto | cpu | cuda
+        opts = self.options
+        wanted = self.device  # the config's device: auto | cpu | cuda
         device = torch.device("cuda" if wanted in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
         total = sum(p.numel() for p in params.values())
         target = count / total
@@ -80,15 +84,15 @@ class SparseConnectivityLearning(Pruner):
         data = data.to(device)
         names = list(params)
         weights = dict(model.named_parameters())
-        scores = {n: torch.full_like(weights[n], float(opts["score_init"])) for n in names}
-        steps_per_epoch = -(-data.train_size // int(opts["batch_size"]))
-        steps = int(opts["epochs"]) * steps_per_epoch
-        score_lr = opts["score_lr"] or 4.0 * float(opts["score_init"]) / steps
-        optimiser = torch.optim.SGD(model.parameters(), lr=float(opts["lr"]), momentum=0.9)
+        scores = {n: torch.full_like(weights[n], float(opts.score_init)) for n in names}
+        steps_per_epoch = -(-data.train_size // opts.batch_size)
+        steps = opts.epochs * steps_per_epoch
+        score_lr = opts.score_lr or 4.0 * float(opts.score_init) / steps
+        optimiser = torch.optim.SGD(model.parameters(), lr=float(opts.lr), momentum=0.9)
         lam, step = 0.0, 0
         model.train()
-        for epoch in range(int(opts["epochs"])):
-            batches = data.train_batches(int(opts["batch_size"]), torch.Generator().manual_seed(int(1e6) + epoch))
+        for epoch in range(opts.epochs):
+            batches = data.train_batches(opts.batch_size, torch.Generator().manual_seed(int(1e6) + epoch))
             for x, y in batches:
                 live = {n: s.detach().requires_grad_(True) for n, s in scores.items()}
                 masked = {n: weights[n] * _IdentitySTE.apply(live[n]) for n in names}

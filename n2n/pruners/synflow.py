@@ -2,19 +2,27 @@
 
 R = 1^T (prod |W_l|) 1: the network with every parameter replaced by its absolute value, evaluated
 on an all-ones input (BatchNorm in eval mode); the score of a weight is |w * dR/dw|. Pruning is
-iterative: `synflow_iterations` rounds (default 100) with the kept fraction following the
+iterative: `iterations` rounds (default 100) with the kept fraction following the
 exponential schedule d^(k/n), global top-k each round. Scores stay in float64 up to the ranking.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from n2n.pruners.base import Pruner
+from n2n.pruners.base import ScoringPruner
 
 
-class SynFlowPruner(Pruner):
+@dataclass(frozen=True)
+class SynFlowOptions:
+    iterations: int = 100  # pruning rounds (its paper's value)
+
+
+class SynFlowPruner(ScoringPruner):
     scope = "global"
+    Options = SynFlowOptions
 
     def score(self, model, params, data, generator):
         arch = model.arch
@@ -43,7 +51,7 @@ class SynFlowPruner(Pruner):
 
     def prune(self, model, params, data, generator, count):
         total = sum(p.numel() for p in params.values())
-        rounds = int(self.options.get("synflow_iterations", 100))
+        rounds = self.options.iterations
         originals = {n: p.detach().clone() for n, p in params.items()}
         masks = {n: torch.ones_like(p, dtype=torch.bool) for n, p in params.items()}
         for k in range(1, rounds + 1):
