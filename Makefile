@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 	    printf "make install: needs about %s GB free for %s (torch with its CUDA libraries); %.1f GB free here\n", \
 	    need, "$(VENV)", $$4 / 1048576 > "/dev/stderr"; exit 1 }'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	# uv installs in parallel: 22 s here where pip takes 2 min; pip if uv cannot be had
+	# uv installs in parallel, several times faster than pip (README); pip if uv cannot be had
 	$(BIN)/pip install --quiet --timeout 20 --retries 1 uv 2>/dev/null && $(UV) pip install --quiet --python $(BIN)/python $(PACKAGES) \
 	  || $(BIN)/pip install --quiet --no-compile $(PACKAGES)
 	# byte-compile what the stages, Snakemake and the tests import by importing it once, in two processes

@@ -20,6 +20,21 @@ from n2n.distributed import SINGLE, Ranks
 from n2n.registry import Dataset, MissingDataError, check_data, dataset
 
 
+class Normalise:
+    """uint8 images to (x - mean) / std per channel, the data set's mean and std (of images in [0, 1])."""
+
+    def __init__(self, info: Dataset) -> None:
+        self.mean = torch.tensor(info.mean).view(1, -1, 1, 1) * 255
+        self.std = torch.tensor(info.std).view(1, -1, 1, 1) * 255
+
+    def to(self, device: torch.device) -> Normalise:
+        self.mean, self.std = self.mean.to(device), self.std.to(device)
+        return self
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.float() - self.mean) / self.std
+
+
 class ResidentData:
     """A whole data set as uint8 tensors; batches are drawn and augmented on its device."""
 
@@ -32,23 +47,20 @@ class ResidentData:
         self.test_y = torch.from_numpy(np.asarray(test_y, dtype=np.int64))
         self.device = torch.device("cpu")
         self.layout = torch.contiguous_format  # memory format of training and test batches
-        self._mean = torch.tensor(info.mean).view(1, -1, 1, 1) * 255
-        self._std = torch.tensor(info.std).view(1, -1, 1, 1) * 255
+        self.normalise = Normalise(info)
 
     def to(self, device: torch.device | str, layout: torch.memory_format = torch.contiguous_format) -> ResidentData:
         """On `device`, its training and test batches in `layout` (the model's: channels_last to train)."""
         self.device = torch.device(device)
         self.layout = layout
-        for name in ("train_x", "train_y", "test_x", "test_y", "_mean", "_std"):
+        for name in ("train_x", "train_y", "test_x", "test_y"):
             setattr(self, name, getattr(self, name).to(self.device))
+        self.normalise.to(self.device)
         return self
 
     @property
     def train_size(self) -> int:
         return len(self.train_y)
-
-    def normalise(self, x: torch.Tensor) -> torch.Tensor:
-        return (x.float() - self._mean) / self._std
 
     def train_batches(self, batch_size: int, generator: torch.Generator, ranks: Ranks = SINGLE
                       ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -115,7 +127,7 @@ def augment(x: torch.Tensor, pad: int, hflip: bool, generator: torch.Generator) 
 
 
 def _digits_file() -> Path:
-    """scikit-learn's digits.csv.gz, found without importing scikit-learn (which costs 1.6 s per job)."""
+    """scikit-learn's digits.csv.gz, found without importing scikit-learn (slow to import, in every job)."""
     import importlib.util
 
     spec = importlib.util.find_spec("sklearn")

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from n2n.distributed import SINGLE, Ranks
-from n2n.masks import is_skip, prunable_parameters, reference_count
+from n2n.masks import check_pruned_are_zero, is_skip, prunable_parameters, reference_count
 from n2n.numerics import autocast, cross_entropy
 
 log = logging.getLogger(__name__)
@@ -41,9 +41,7 @@ def density_report(model: torch.nn.Module, masks: dict[str, torch.Tensor]) -> di
     """Nonzero prunable weights (skips included) against the dense reference; pruned weights must be zero."""
     params = prunable_parameters(model)
     nonzero = {n: int(torch.count_nonzero(p)) for n, p in params.items()}
-    leaked = sum(int(torch.count_nonzero(params[n].detach().cpu()[~m])) for n, m in masks.items())
-    if leaked:
-        raise RuntimeError(f"{leaked} pruned weights are nonzero after training: the masks were not enforced")
+    check_pruned_are_zero(params, masks)
     dense = reference_count(model)
     total = sum(nonzero.values())
     layers = {n: nonzero[n] / p.numel() for n, p in params.items() if not is_skip(n)}

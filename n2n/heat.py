@@ -193,8 +193,8 @@ def laplacian_spectrum(adjacency: sp.spmatrix, kind: str = "unnormalised",
     above `max_nodes`.
 
     It works in place in one n x n float64 array: L is symmetric, so its C-ordered array read in
-    Fortran order is L itself and LAPACK makes no copy. For ResNet50's 22,733 nodes that is 4.1 GB
-    and about 14 minutes on 2 cores (O(n^3); benchmarks/scree_full_size.py).
+    Fortran order is L itself and LAPACK makes no copy: 8 n^2 bytes (4.1 GB for ResNet50's 22,733
+    nodes), O(n^3) time (benchmarks/scree_full_size.py measures it).
     """
     if adjacency.shape[0] > max_nodes:
         return None

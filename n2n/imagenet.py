@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from n2n.data import Normalise, balanced_indices
 from n2n.distributed import SINGLE, Ranks
 from n2n.registry import check_data, dataset
 
@@ -129,6 +130,7 @@ class ImageFolderData:
 
         info = dataset("imagenet")
         self.info = info
+        self._normalise = Normalise(info)  # the GPU-decoding path; the PIL path uses torchvision's transforms
         normalise = transforms.Normalize(info.mean, info.std)
         root = Path(data_root) / "imagenet"
         self.train_set = datasets.ImageFolder(str(root / "train"), transforms.Compose([
@@ -176,10 +178,7 @@ class ImageFolderData:
         ops = ([v2.RandomResizedCrop(224, antialias=True), v2.RandomHorizontalFlip()] if train
                else [v2.Resize(256, antialias=True), v2.CenterCrop(224)])
         shape = v2.Compose(ops)
-        batch = torch.stack([shape(img) for img in images]).float().div_(255)
-        mean = torch.tensor(self.info.mean, device=self.device).view(1, 3, 1, 1)
-        std = torch.tensor(self.info.std, device=self.device).view(1, 3, 1, 1)
-        return (batch - mean) / std
+        return self._normalise.to(self.device)(torch.stack([shape(img) for img in images]))
 
     def _batches(self, dataset, batch_size, generator, train: bool, ranks: Ranks):
         if self._on_device():
@@ -205,8 +204,6 @@ class ImageFolderData:
         """`per_class` training images of every class, drawn by `generator`, as the validation images are
         shaped (resize, centre crop): GraSP's calibration sample."""
         from torchvision import datasets
-
-        from n2n.data import balanced_indices
 
         idx = balanced_indices(torch.tensor(self.train_set.targets), self.info.classes, per_class, generator)
         plain = datasets.ImageFolder(self.train_set.root, self.test_set.transform)

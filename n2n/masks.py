@@ -68,10 +68,6 @@ def keep_top(scores: torch.Tensor, count: int) -> torch.Tensor:
     return mask.view(scores.shape)
 
 
-def kept(masks: dict[str, torch.Tensor]) -> int:
-    return int(sum(int(m.sum()) for m in masks.values()))
-
-
 @torch.no_grad()
 def apply_masks_(model: nn.Module, masks: dict[str, torch.Tensor]) -> None:
     """Zero the pruned weights in place: one fused multi-tensor multiply."""
@@ -91,8 +87,13 @@ def float_masks(masks: dict[str, torch.Tensor], model: nn.Module) -> dict[str, t
     return {n: torch.empty_like(params[n], requires_grad=False).copy_(m) for n, m in masks.items()}
 
 
-def count_nonzero(model: nn.Module) -> int:
-    return int(sum(int(torch.count_nonzero(p)) for p in prunable_parameters(model).values()))
+def check_pruned_are_zero(weights: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> None:
+    """Raise RuntimeError naming the layers whose pruned weights are not exactly zero."""
+    leaked = {n: int(torch.count_nonzero(weights[n].detach().cpu()[~m.cpu()])) for n, m in masks.items()}
+    leaked = {n: c for n, c in leaked.items() if c}
+    if leaked:
+        raise RuntimeError(f"{sum(leaked.values())} pruned weights are nonzero (in {', '.join(list(leaked)[:5])}): "
+                           "the masks were not enforced")
 
 
 def pack_mask(mask: torch.Tensor) -> np.ndarray:
@@ -110,7 +111,7 @@ def save_masks(path: str | Path, masks: dict[str, torch.Tensor], meta: dict[str,
     for i, (name, mask) in enumerate(masks.items()):
         arrays[f"m{i}"] = pack_mask(mask)
         shapes[name] = list(mask.shape)
-    arrays["__names__"] = np.array(json.dumps(shapes))
+    arrays["__shapes__"] = np.array(json.dumps(shapes))
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
@@ -121,7 +122,7 @@ def load_masks(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["__meta__"]))
-            shapes = json.loads(str(data["__names__"]))
+            shapes = json.loads(str(data["__shapes__" if "__shapes__" in data else "__names__"]))  # older files
             masks = {name: unpack_mask(data[f"m{i}"], shape) for i, (name, shape) in enumerate(shapes.items())}
     except FileNotFoundError:
         raise

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from n2n.io import atomic_path
-from n2n.masks import pack_mask, unpack_mask
+from n2n.masks import check_pruned_are_zero, pack_mask, unpack_mask
 
 CHECKPOINT_FORMAT = "n2n-train-checkpoint-v1"
 MODEL_FORMAT = "n2n-model-v2"  # v2: pruned weights stored sparse (mask bits + kept values)
@@ -54,13 +54,13 @@ def save_model(path: str | Path, model: nn.Module, meta: dict[str, Any],
                masks: dict[str, torch.Tensor] | None = None) -> None:
     """Write model.pt; a pruned weight is stored as its mask (bit-packed) and its kept values only."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    masks = masks or {}
+    check_pruned_are_zero(state, masks)
     sparse = {}
-    for name, mask in (masks or {}).items():
+    for name, mask in masks.items():
         if bool(mask.all()):
             continue  # nothing pruned: dense storage is smaller
         weight, kept = state.pop(name), mask.cpu()
-        if bool(weight[~kept].any()):
-            raise RuntimeError(f"{name}: pruned weights are nonzero; the masks were not enforced")
         sparse[name] = {"shape": list(weight.shape), "bits": torch.from_numpy(pack_mask(kept)),
                         "values": weight[kept]}
     with atomic_path(path) as tmp:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import matplotlib
@@ -22,6 +21,11 @@ def _save(fig: plt.Figure, png_path: str, pdf_path: str) -> None:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=150, bbox_inches="tight")
     plt.close(fig)
+
+
+def _wrap(frame: pd.DataFrame, most: int = 4) -> int:
+    """Columns of a panel grid: as many as there are panels, up to `most` (no empty columns)."""
+    return max(1, min(most, frame["panel"].nunique()))
 
 
 def convergence_figure(frame: pd.DataFrame) -> plt.Figure:
@@ -62,7 +66,7 @@ def heat_signature_figure(frame: pd.DataFrame) -> plt.Figure:
     frame = frame[np.isfinite(frame["t"]) & (frame["F"] > 0)]
     frame = frame.assign(panel=frame["model"] + " d=" + frame["density"].astype(str))
     # min-max band over seeds: an sd band dips below zero on a log axis
-    grid = sns.relplot(data=frame, x="t", y="F", hue="method", col="panel", col_wrap=4, kind="line",
+    grid = sns.relplot(data=frame, x="t", y="F", hue="method", col="panel", col_wrap=_wrap(frame), kind="line",
                        errorbar=("pi", 100), height=3, aspect=1.2)
     grid.set(xscale="log", yscale="log")
     grid.set_axis_labels("t", "F(t) = ||S_dense(t) - S(t)||")
@@ -74,8 +78,8 @@ def heat_layers_figure(frame: pd.DataFrame, t_sat: float) -> plt.Figure:
     """Mean heat per layer at t_sat, one line per method, one panel per (model, density)."""
     frame = frame[np.isclose(frame["t"], t_sat)]
     frame = frame.assign(panel=frame["model"] + " d=" + frame["density"].astype(str))
-    grid = sns.relplot(data=frame, x="layer", y="mean_S", hue="method", col="panel", col_wrap=4, kind="line",
-                       errorbar=("pi", 100), height=3, aspect=1.2, facet_kws={"sharex": False})
+    grid = sns.relplot(data=frame, x="layer", y="mean_S", hue="method", col="panel", col_wrap=_wrap(frame),
+                       kind="line", errorbar=("pi", 100), height=3, aspect=1.2, facet_kws={"sharex": False})
     grid.set(yscale="log")
     grid.set_axis_labels("layer (activation index)", f"mean S(t={t_sat:g}) over channels")
     grid.set_titles("{col_name}")
@@ -87,8 +91,8 @@ def scree_figure(frame: pd.DataFrame, t_sat: float) -> plt.Figure:
     frame = frame[np.isclose(frame["t"], t_sat)]
     frame = frame.assign(panel=frame["model"] + " d=" + frame["density"].astype(str),
                          percent=100 * frame["fraction"])
-    grid = sns.relplot(data=frame, x="percent", y="alpha", hue="method", col="panel", col_wrap=4, kind="line",
-                       errorbar=("pi", 100), height=3, aspect=1.2)
+    grid = sns.relplot(data=frame, x="percent", y="alpha", hue="method", col="panel", col_wrap=_wrap(frame),
+                       kind="line", errorbar=("pi", 100), height=3, aspect=1.2)
     grid.set_axis_labels("K (% of eigenvalues)", f"alpha(K, t={t_sat:g})")
     grid.set_titles("{col_name}")
     return grid.figure
@@ -124,8 +128,7 @@ def _read_cells(inputs: list[str], keys: list[dict[str, Any]]) -> pd.DataFrame:
     frames = []
     for path, key in zip(inputs, keys):
         if path.endswith(".json"):
-            with open(path) as fh:
-                frames.append(pd.DataFrame([{**json.load(fh), **key}]))
+            frames.append(pd.DataFrame([{**read_json(path), **key}]))
         else:
             frames.append(pd.read_parquet(path).assign(**key))
     return pd.concat(frames, ignore_index=True)

@@ -7,13 +7,13 @@ with `is_t_sat` marking the rows at t_sat that the Markdown (and the paper) show
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from n2n.io import write_parquet, write_text
+from n2n.io import read_json, write_parquet, write_text
+from n2n.outputs import TABLES
 from n2n.reference import load_reference
 
 KEYS = ["model", "dataset", "method", "density"]
@@ -91,11 +91,6 @@ def layer_range_markdown(table: pd.DataFrame) -> str:
     return "\n".join(out) + "\n"
 
 
-TITLES = {"table1": "Table 1: test accuracy (%)", "table2": "Table 2: ImageNet top-1 accuracy (%)",
-          "pruners": "Pruners with and without N2NSkip: test accuracy (%)",
-          "table3": "Table 3: connectivity distance F to the dense reference"}
-
-
 def run_table(name: str, inputs: list[str], keys: list[dict[str, Any]], parquet_path: str, markdown_path: str,
               t_sat: float) -> pd.DataFrame:
     if name == "table3":
@@ -104,17 +99,16 @@ def run_table(name: str, inputs: list[str], keys: list[dict[str, Any]], parquet_
             f = pd.read_parquet(path)
             frames.append(f.assign(**{k: key[k] for k in [*KEYS, "seed"]}))
         table = connectivity_table(frames, t_sat)
-        text = markdown(table[table["is_t_sat"]], f"{TITLES[name]} at t_sat = {t_sat:g}", fmt=".2e")
+        text = markdown(table[table["is_t_sat"]], f"{TABLES[name].title} at t_sat = {t_sat:g}", fmt=".2e")
     else:
         results = []
         for path, key in zip(inputs, keys):
-            with open(path) as fh:
-                acc = json.load(fh)
+            acc = read_json(path)
             results.append({**key, "test_accuracy": acc["test_accuracy"], "measured_density": acc["density"],
                             "layer_density_min": acc["layer_density_min"],
                             "layer_density_max": acc["layer_density_max"]})
         table = accuracy_table(name, results)
-        text = markdown(table, TITLES[name])
+        text = markdown(table, TABLES[name].title)
         if name == "pruners":
             text += "\n" + layer_range_markdown(table)
     write_parquet(parquet_path, table)

@@ -22,7 +22,7 @@ DATA = config["data_root"]
 ENV = "../envs/n2n.yaml"
 
 
-def cell(name):
+def cell_file(name):
     """A file of a cell's folder: results/{model}/{dataset}/{pruner}/{density}/seed{seed}/<name>."""
     return f"{R}/{{model}}/{{dataset}}/{{pruner}}/{{density}}/seed{{seed}}/{name}"
 
@@ -65,7 +65,7 @@ def data_input(wc):
 def final_mask(wc):
     """skip_mask.npz for n2nskip-X / resskip-X, the prune stage's mask otherwise."""
     skip_kind, _ = registry.split_method(checked(wc).pruner)
-    return cell("skip_mask.npz" if skip_kind else "prune_mask.npz").format(**wc)
+    return cell_file("skip_mask.npz" if skip_kind else "prune_mask.npz").format(**wc)
 
 
 def reference_heat(wc):
@@ -96,17 +96,18 @@ def recipe(wc):
     return n2n.config.training_recipe(config, wc.dataset)
 
 
-def cells(section, name):
-    return n2n.config.grid_cells(config, section, name)
+def cells(output):
+    """The cells of a table's or figure's grid (n2n.outputs)."""
+    return n2n.config.grid_cells(config, output.section, output.grid)
 
 
-def cell_files(section, name, filename):
-    return [f"{c.path(R)}/{filename}" for c in cells(section, name)]
+def grid_files(output):
+    return [f"{c.path(R)}/{output.cell_file}" for c in cells(output)]
 
 
-def grid_summary(section, name):
+def grid_summary(output):
     """The cells of a table or figure in words, for its report caption."""
-    cs = cells(section, name)
+    cs = cells(output)
     seeds = sorted({c.seed for c in cs})
     parts = [("models", [c.model for c in cs]), ("data sets", [c.dataset for c in cs]),
              ("methods", [c.method for c in cs]), ("densities", [c.density for c in cs])]
@@ -115,20 +116,20 @@ def grid_summary(section, name):
 
 
 def reported(path, kind):
-    """`path` in the report, captioned by report/<kind>.rst, filed by REPORT (rules/aggregate.smk) under its table or figure."""
-    return report(path, caption=f"../report/{kind}.rst", category=lambda wc: REPORT[getattr(wc, kind)][1],
-                  subcategory=lambda wc: REPORT[getattr(wc, kind)][0])
+    """`path` in the report, captioned by report/<kind>.rst, filed under its table's or figure's category and title."""
+    return report(path, caption=f"../report/{kind}.rst", category=lambda wc: OUTPUTS[getattr(wc, kind)].category,
+                  subcategory=lambda wc: OUTPUTS[getattr(wc, kind)].title)
 
 
-def cell_keys(section, name):
+def cell_keys(output):
     return [
         dict(model=c.model, dataset=c.dataset, method=c.method, density=float(c.density), seed=c.seed)
-        for c in cells(section, name)
+        for c in cells(output)
     ]
 
 
 # Local jobs fork from one warm process that has imported torch once (n2n.stage): a job then
-# starts in a fraction of a second instead of ~3 s. Cluster jobs run in their own process.
+# starts without importing torch again. Cluster jobs run in their own process.
 STAGE_SERVER = []
 
 

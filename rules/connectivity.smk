@@ -3,14 +3,14 @@
 
 rule adjacency:
     input:
-        cell("model.pt"),
+        cell_file("model.pt"),
     output:
-        adjacency=cell("adjacency.npz"),
-        nodes=cell("nodes.parquet"),
+        adjacency=cell_file("adjacency.npz"),
+        nodes=cell_file("nodes.parquet"),
     log:
-        cell("logs/adjacency.log"),
+        cell_file("logs/adjacency.log"),
     benchmark:
-        cell("logs/adjacency.benchmark.tsv")
+        cell_file("logs/adjacency.benchmark.tsv")
     params:
         weighting=config["connectivity"]["weighting"],
     threads: res("adjacency", "threads", 1)
@@ -25,18 +25,18 @@ rule adjacency:
 
 rule heat_signature:
     input:
-        adjacency=cell("adjacency.npz"),
-        nodes=cell("nodes.parquet"),
+        adjacency=cell_file("adjacency.npz"),
+        nodes=cell_file("nodes.parquet"),
         reference=reference_heat,
     output:
-        heat=cell("heat.parquet"),
-        distance=cell("heat_distance.parquet"),
-        layers=cell("heat_layers.parquet"),
-        scree=cell("scree.parquet"),
+        heat=cell_file("heat.parquet"),
+        distance=cell_file("heat_distance.parquet"),
+        layers=cell_file("heat_layers.parquet"),
+        scree=cell_file("scree.parquet"),
     log:
-        cell("logs/heat_signature.log"),
+        cell_file("logs/heat_signature.log"),
     benchmark:
-        cell("logs/heat_signature.benchmark.tsv")
+        cell_file("logs/heat_signature.benchmark.tsv")
     params:
         connectivity=config["connectivity"],
     threads: res("heat_signature", "threads", 1)

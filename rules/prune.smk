@@ -5,11 +5,11 @@ rule prune:
     input:
         data=data_input,
     output:
-        cell("prune_mask.npz"),
+        cell_file("prune_mask.npz"),
     log:
-        cell("logs/prune.log"),
+        cell_file("logs/prune.log"),
     benchmark:
-        cell("logs/prune.benchmark.tsv")
+        cell_file("logs/prune.benchmark.tsv")
     params:
         width=config["width"],
         skips=config["skips"],
@@ -30,13 +30,13 @@ rule prune:
 
 rule add_skips:
     input:
-        cell("prune_mask.npz"),
+        cell_file("prune_mask.npz"),
     output:
-        cell("skip_mask.npz"),
+        cell_file("skip_mask.npz"),
     log:
-        cell("logs/add_skips.log"),
+        cell_file("logs/add_skips.log"),
     benchmark:
-        cell("logs/add_skips.benchmark.tsv")
+        cell_file("logs/add_skips.benchmark.tsv")
     threads: res("add_skips", "threads", 1)
     resources:
         mem_mb=res("add_skips", "mem_mb"),

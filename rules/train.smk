@@ -10,14 +10,14 @@ rule train:
         masks=final_mask,
         data=data_input,
     output:
-        model=cell("model.pt"),
-        metrics=cell("metrics.parquet"),
+        model=cell_file("model.pt"),
+        metrics=cell_file("metrics.parquet"),
     log:
-        cell("logs/train.log"),
+        cell_file("logs/train.log"),
     benchmark:
-        cell("logs/train.benchmark.tsv")
+        cell_file("logs/train.benchmark.tsv")
     params:
-        checkpoint=cell("train_checkpoint.pt"),
+        checkpoint=cell_file("train_checkpoint.pt"),
         data_root=DATA,
         recipe=recipe,
         device=config["device"],
@@ -36,15 +36,15 @@ rule train:
 
 rule evaluate:
     input:
-        model=cell("model.pt"),
+        model=cell_file("model.pt"),
         masks=final_mask,
         data=data_input,
     output:
-        cell("acc.json"),
+        cell_file("acc.json"),
     log:
-        cell("logs/evaluate.log"),
+        cell_file("logs/evaluate.log"),
     benchmark:
-        cell("logs/evaluate.benchmark.tsv")
+        cell_file("logs/evaluate.benchmark.tsv")
     params:
         data_root=DATA,
         batch_size=lambda wc: recipe(wc)["eval_batch_size"],

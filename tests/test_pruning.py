@@ -269,7 +269,8 @@ def test_the_shared_ranking_refuses_scores_that_are_not_finite():
     scores = {n: p.detach().abs().double() for n, p in prunable_parameters(net).items()}
     first = next(iter(scores))
     scores[first][0, 0] = float("inf")
-    with pytest.raises(ValueError, match=rf"MagnitudePruner: scores are not finite \(inf or NaN\) in 1 layer\(s\): {first}"):
+    message = rf"MagnitudePruner: scores are not finite \(inf or NaN\) in 1 layer\(s\): {first}"
+    with pytest.raises(ValueError, match=message):
         pruner.mask(scores, 3)
     scores[first][0, 0] = float("nan")
     with pytest.raises(ValueError, match="not finite"):

@@ -48,6 +48,11 @@ class Pruner(ABC):
                              f"(known: {', '.join(sorted(known)) or 'none'})")
         return cls.Options(**section)
 
+    def require_data(self, data: Any) -> Any:
+        if data is None:
+            raise ValueError(f"{type(self).__name__} needs training data")
+        return data
+
     @abstractmethod
     def prune(self, model: nn.Module, params: dict[str, nn.Parameter], data: Any, generator: torch.Generator,
               count: int) -> dict[str, torch.Tensor]:

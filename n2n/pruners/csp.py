@@ -25,9 +25,7 @@ class ConnectionSensitivityPruner(ScoringPruner):
     Options = SNIPOptions
 
     def score(self, model, params, data, generator):
-        if data is None:
-            raise ValueError(f"{type(self).__name__} needs training data")
-        x, y = data.first_batch(self.options.batch_size)
+        x, y = self.require_data(data).first_batch(self.options.batch_size)
         was_training = model.training
         model.eval()
         model.zero_grad(set_to_none=True)

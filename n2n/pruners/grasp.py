@@ -41,9 +41,7 @@ class GraSPPruner(ScoringPruner):
     Options = GraSPOptions
 
     def score(self, model, params, data, generator):
-        if data is None:
-            raise ValueError("GraSPPruner needs training data")
-        x, y = data.class_balanced_batch(self.options.samples_per_class, generator)
+        x, y = self.require_data(data).class_balanced_batch(self.options.samples_per_class, generator)
         was_training = model.training
         model.eval()
         hg = hessian_gradient_product(model, params, x, y, self.options.temperature)

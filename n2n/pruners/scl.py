@@ -73,8 +73,7 @@ class SparseConnectivityLearning(Pruner):
     Options = SCLOptions
 
     def prune(self, model, params, data, generator, count):
-        if data is None:
-            raise ValueError("scl needs training data")
+        self.require_data(data)
         opts = self.options
         wanted = self.device  # the config's device: auto | cpu | cuda
         device = torch.device("cuda" if wanted in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
