@@ -19,7 +19,7 @@ NEED_GB ?= 6.5
 export WARM_TORCH = torch, torchvision, torch.distributed
 export WARM_REST  = pandas, pyarrow.parquet, scipy.sparse, scipy.linalg, matplotlib.pyplot, seaborn, snakemake.cli, pytest, xdist
 
-.PHONY: install demo report test clean-demo
+.PHONY: install demo study report test clean-demo
 
 install: $(STAMP)
 
@@ -46,7 +46,14 @@ demo: install
 	@echo "Tables:  $$(ls results/demo/tables/*.md results/demo/tables/*.parquet | tr '\n' ' ')"
 	@echo "Figures: $$(ls results/demo/figures/*.png results/demo/figures/*.pdf | tr '\n' ' ')"
 	@cat results/demo/tables/table1.md
+	@echo
+	@cat results/demo/tables/claims.md
 	@echo "All tables and figures on one page: make report"
+
+# the paper's claims on the digits with 5 seeds (config/study.yaml): results/study/tables/claims.md
+study: install
+	$(BIN)/snakemake claims --cores $(CORES) --configfile config/demo.yaml config/study.yaml
+	@cat results/study/tables/claims.md
 
 # one HTML page with every table and figure of the demo (run `make demo` first)
 report: install

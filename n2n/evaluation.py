@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from n2n.distributed import SINGLE, Ranks
+from n2n.cost import cost_report
 from n2n.masks import check_pruned_are_zero, is_skip, prunable_parameters, reference_count
 from n2n.numerics import autocast, cross_entropy
 
@@ -72,6 +73,7 @@ def run_evaluate(model_path: str, mask_path: str, out_path: str, dataset: str, d
         "target_density": meta["target_density"], "test_accuracy": test_accuracy, "test_loss": test_loss,
         "epochs": meta["epochs"], "device": meta["device_name"], "seconds": meta["train_seconds"],
         **density_report(model, masks),
+        **cost_report(model),
     }
     log.info("test accuracy %.2f%%, density %.5f (target %s)", test_accuracy, result["density"],
              result["target_density"])

@@ -45,6 +45,16 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     return json.loads(Path(path).read_text())
 
 
+def read_cells(paths: list[str], keys: list[dict[str, Any]], columns: list[str] | None = None) -> Any:
+    """One frame of cell files (acc.json: a row; parquet: its rows), each row with its cell's keys;
+    an empty frame with `columns` when there are none."""
+    import pandas as pd
+
+    frames = [pd.DataFrame([{**read_json(path), **key}]) if str(path).endswith(".json")
+              else pd.read_parquet(path).assign(**key) for path, key in zip(paths, keys)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
 def write_parquet(path: str | os.PathLike[str], frame: Any) -> None:
     with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)

@@ -45,6 +45,12 @@ FIGURES: dict[str, Output] = {o.name: o for o in [
            "Pruners", "No paper counterpart."),
     Output("layer_densities", "tables", "pruners", "acc.json", "Kept fraction of every layer, per method", "Pruners",
            "No paper counterpart."),
+    Output("pruner_cost", "tables", "pruners", "acc.json", "Test accuracy against kept multiply-adds per image",
+           "Pruners", "No paper counterpart: the cost of each network, skips included."),
 ]}
 
 OUTPUTS: dict[str, Output] = {**TABLES, **FIGURES}
+
+# the grids whose cells test the paper's claims (n2n.claims), by the name the claims stage knows them
+CLAIM_GRIDS: dict[str, Output] = {"table1": TABLES["table1"], "convergence": FIGURES["convergence"],
+                                  "table3": TABLES["table3"], "skip_comparison": FIGURES["skip_comparison"]}

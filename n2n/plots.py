@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from n2n.io import atomic_path  # noqa: E402
+from n2n.io import atomic_path, read_cells  # noqa: E402
 from n2n.reference import load_reference  # noqa: E402
 
 
@@ -110,6 +110,19 @@ def pruner_comparison_figure(frame: pd.DataFrame) -> plt.Figure:
     return grid.figure
 
 
+def pruner_cost_figure(frame: pd.DataFrame) -> plt.Figure:
+    """Test accuracy against kept multiply-adds per image, every pruner without and with N2NSkip."""
+    frame = frame.assign(pruner=frame["method"].str.replace(r"^(n2nskip|resskip)-", "", regex=True),
+                         skips=np.where(frame["method"].str.startswith("n2nskip-"), "with N2NSkip", "without"),
+                         panel=frame["model"] + " " + frame["dataset"], mmacs=frame["macs"] / 1e6)
+    grid = sns.relplot(data=frame, x="mmacs", y="test_accuracy", hue="pruner", style="skips", col="panel",
+                       col_wrap=_wrap(frame), height=3.5, aspect=1.3, facet_kws={"sharex": False})
+    grid.set(xscale="log")
+    grid.set_axis_labels("kept multiply-adds per image (M)", "test accuracy (%)")
+    grid.set_titles("{col_name}")
+    return grid.figure
+
+
 def layer_densities_figure(frame: pd.DataFrame) -> plt.Figure:
     """Density of every sequential layer, per method: the allocation each pruner chose (SCL learns it)."""
     rows = [{"model": r.model, "density": r.density, "method": r.method, "layer": i, "layer_density": v}
@@ -124,25 +137,16 @@ def layer_densities_figure(frame: pd.DataFrame) -> plt.Figure:
     return grid.figure
 
 
-def _read_cells(inputs: list[str], keys: list[dict[str, Any]]) -> pd.DataFrame:
-    frames = []
-    for path, key in zip(inputs, keys):
-        if path.endswith(".json"):
-            frames.append(pd.DataFrame([{**read_json(path), **key}]))
-        else:
-            frames.append(pd.read_parquet(path).assign(**key))
-    return pd.concat(frames, ignore_index=True)
-
-
 FIGURES = {"convergence": convergence_figure, "skip_comparison": skip_comparison_figure,
            "heat_signature": heat_signature_figure, "heat_layers": heat_layers_figure, "scree": scree_figure,
-           "pruner_comparison": pruner_comparison_figure, "layer_densities": layer_densities_figure}
+           "pruner_comparison": pruner_comparison_figure, "layer_densities": layer_densities_figure,
+           "pruner_cost": pruner_cost_figure}
 NEEDS_T_SAT = {"heat_layers", "scree"}
 
 
 def run_figure(name: str, inputs: list[str], keys: list[dict[str, Any]], png_path: str, pdf_path: str,
                t_sat: float = 1.0) -> None:
     sns.set_theme(style="whitegrid", context="paper")
-    frame = _read_cells(inputs, keys)
+    frame = read_cells(inputs, keys)
     fig = FIGURES[name](frame, t_sat) if name in NEEDS_T_SAT else FIGURES[name](frame)
     _save(fig, png_path, pdf_path)

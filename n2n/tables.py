@@ -17,6 +17,9 @@ from n2n.outputs import TABLES
 from n2n.reference import load_reference
 
 KEYS = ["model", "dataset", "method", "density"]
+# what a cell's network keeps and costs (acc.json, n2n.cost): kept parameters (skips included) and the
+# dense reference's, inference multiply-adds per image and the dense reference's
+COST = ["params_nonzero", "params_dense", "macs", "macs_dense"]
 
 
 def _summarise(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
@@ -30,7 +33,8 @@ def accuracy_table(name: str, results: list[dict[str, Any]]) -> pd.DataFrame:
     """Table 1 or 2 from acc.json contents: accuracy (and measured density) per cell over seeds."""
     frame = pd.DataFrame(results)
     table = _summarise(frame, KEYS, "test_accuracy")
-    means = frame.groupby(KEYS, sort=False)[["measured_density", "layer_density_min", "layer_density_max"]].mean()
+    means = frame.groupby(KEYS, sort=False)[["measured_density", "layer_density_min", "layer_density_max",
+                                             *[c for c in COST if c in frame]]].mean()
     for column in means:
         table[column] = means[column].to_numpy()
     table.insert(4, "statistic", "test_accuracy")
@@ -91,6 +95,25 @@ def layer_range_markdown(table: pd.DataFrame) -> str:
     return "\n".join(out) + "\n"
 
 
+def cost_markdown(table: pd.DataFrame) -> str:
+    """What each network keeps and costs: kept parameters and multiply-adds per image, and their
+    fraction of the dense reference's (skips included; the same for every seed of a cell)."""
+    def text(r) -> str:
+        if pd.isna(r.macs):
+            return "n/a"
+        return (f"{r.params_nonzero / 1e6:.3g} M ({r.params_nonzero / r.params_dense:.3f}) / "
+                f"{r.macs / 1e6:.3g} M ({r.macs / r.macs_dense:.3f})")
+
+    rows = {(r.model, r.method, r.dataset, r.density): text(r) for r in table.itertuples()}
+    wide = pd.Series(rows).unstack([2, 3]).reindex(list(dict.fromkeys(zip(table["model"], table["method"]))))
+    out = ["## Cost: kept parameters / multiply-adds per image (fraction of the dense network's)", "",
+           "| model | method | " + " | ".join(f"{d} d={x:g}" for d, x in wide.columns) + " |",
+           "|---|---|" + "---|" * len(wide.columns)]
+    for (model, method), row in wide.iterrows():
+        out.append(f"| {model} | {method} | " + " | ".join(str(v) for v in row.tolist()) + " |")
+    return "\n".join(out) + "\n"
+
+
 def run_table(name: str, inputs: list[str], keys: list[dict[str, Any]], parquet_path: str, markdown_path: str,
               t_sat: float) -> pd.DataFrame:
     if name == "table3":
@@ -106,11 +129,13 @@ def run_table(name: str, inputs: list[str], keys: list[dict[str, Any]], parquet_
             acc = read_json(path)
             results.append({**key, "test_accuracy": acc["test_accuracy"], "measured_density": acc["density"],
                             "layer_density_min": acc["layer_density_min"],
-                            "layer_density_max": acc["layer_density_max"]})
+                            "layer_density_max": acc["layer_density_max"],
+                            **{c: acc.get(c, np.nan) for c in COST}})
         table = accuracy_table(name, results)
         text = markdown(table, TABLES[name].title)
         if name == "pruners":
             text += "\n" + layer_range_markdown(table)
+        text += "\n" + cost_markdown(table)
     write_parquet(parquet_path, table)
     write_text(markdown_path, text)
     return table

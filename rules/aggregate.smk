@@ -1,5 +1,5 @@
 # aggregate: the paper's tables (parquet + Markdown) and figures (PNG + PDF).
-from n2n.outputs import FIGURES, OUTPUTS, TABLES  # each table's and figure's grid, cell file and titles
+from n2n.outputs import CLAIM_GRIDS, FIGURES, OUTPUTS, TABLES  # each output's grid, cell file and titles
 
 # tables and figures read many small files and take seconds: on a cluster they run where
 # Snakemake runs instead of waiting in the queue
@@ -8,12 +8,14 @@ localrules:
     config_used,
     table,
     figure,
+    claims,
 
 
 rule all_tables:
     input:
         expand(in_tables("{table}.{ext}"), table=TABLES, ext=("parquet", "md")),
         expand(in_figures("{figure}.{ext}"), figure=FIGURES, ext=("png", "pdf")),
+        in_tables("claims.parquet"),
         in_results("config_used.yaml"),
     default_target: True
 
@@ -60,6 +62,30 @@ rule table:
         ENV
     script:
         "../workflow_scripts/table.py"
+
+
+rule claims:
+    input:
+        unpack(lambda wc: {name: grid_files(output) for name, output in CLAIM_GRIDS.items()}),
+    output:
+        parquet=report(in_tables("claims.parquet"), caption="../report/claims.rst", category="Claims"),
+        markdown=report(in_tables("claims.md"), caption="../report/claims.rst", category="Claims"),
+    log:
+        in_tables("logs/claims.log"),
+    benchmark:
+        in_tables("logs/claims.benchmark.tsv")
+    params:
+        cells={name: cell_keys(output) for name, output in CLAIM_GRIDS.items()},
+        t_sat=config["connectivity"]["t_sat"],
+        options=config.get("claims", {}),
+    threads: 1
+    resources:
+        mem_mb=res("aggregate", "mem_mb"),
+        runtime=res("aggregate", "runtime"),
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/claims.py"
 
 
 rule figure:

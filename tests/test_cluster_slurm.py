@@ -26,6 +26,7 @@ import torch
 import yaml
 
 from conftest import ROOT, SNAKEMAKE, tiny_config
+from n2n.outputs import FIGURES
 
 pytestmark = [
     pytest.mark.slow,
@@ -129,7 +130,7 @@ def test_demo_grid_through_the_slurm_profile(cluster, tmp_path, demo_config):
     # every table and figure; every cell stage went through sbatch, tables and figures ran locally
     for name in ("table1", "table2", "table3", "pruners"):
         assert (results / "tables" / f"{name}.parquet").exists()
-    assert len(list((results / "figures").glob("*.png"))) == 7  # every figure of all_tables
+    assert len(list((results / "figures").glob("*.png"))) == len(FIGURES)  # every figure of all_tables
     stage_logs = list(results.glob("vgg19/digits/*/*/seed*/logs/*.log"))
     assert stage_logs and all("SLURM job" in p.read_text() for p in stage_logs)
     assert not any("SLURM job" in p.read_text() for p in (results / "tables" / "logs").glob("*.log"))
