@@ -28,9 +28,9 @@ def configure_numerics(recipe: Any) -> None:
     cuDNN's autotuner and sets cuBLAS's workspace, so that on CUDA two runs of one cell, or a
     resumed run and an uninterrupted one, give the same weights bit for bit.
     """
-    tf32 = not (recipe.deterministic or recipe.precision == "fp32")
-    torch.backends.cuda.matmul.allow_tf32 = tf32
-    torch.backends.cudnn.allow_tf32 = tf32
+    if recipe.deterministic or recipe.precision == "fp32":  # otherwise PyTorch's defaults stand
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     if recipe.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)  # read when cuBLAS starts
         torch.use_deterministic_algorithms(True)

@@ -82,17 +82,22 @@ def markdown(table: pd.DataFrame, title: str, fmt: str = ".2f") -> str:
     return "\n".join(lines) + "\n"
 
 
-def layer_range_markdown(table: pd.DataFrame) -> str:
-    """How each method spreads its weights over layers: min-max of the layer-wise densities."""
-    rows = {(r.model, r.method, r.dataset, r.density): f"{r.layer_density_min:.3f} – {r.layer_density_max:.3f}"
-            for r in table.itertuples()}
-    wide = pd.Series(rows).unstack([2, 3]).reindex(list(dict.fromkeys(zip(table["model"], table["method"]))))
-    out = ["## Layer-wise density (min – max over layers; uniform pruners differ only by rounding in small layers)", "",
-           "| model | method | " + " | ".join(f"{d} d={x:g}" for d, x in wide.columns) + " |",
+def _cells_markdown(table: pd.DataFrame, title: str, text) -> str:
+    """One text per cell, `text(row)`, laid out like the tables: rows (model, method), columns (dataset, density)."""
+    rows = {(r.model, r.method, r.dataset, r.density): text(r) for r in table.itertuples()}
+    order = list(dict.fromkeys(zip(table["model"], table["method"])))
+    wide = pd.Series(rows).unstack([2, 3]).reindex(order).fillna("")
+    out = [f"## {title}", "", "| model | method | " + " | ".join(f"{d} d={x:g}" for d, x in wide.columns) + " |",
            "|---|---|" + "---|" * len(wide.columns)]
     for (model, method), row in wide.iterrows():
         out.append(f"| {model} | {method} | " + " | ".join(str(v) for v in row.tolist()) + " |")
     return "\n".join(out) + "\n"
+
+
+def layer_range_markdown(table: pd.DataFrame) -> str:
+    """How each method spreads its weights over layers: min-max of the layer-wise densities."""
+    return _cells_markdown(table, "Layer-wise density (min – max over layers; uniform pruners differ only by rounding "
+                                  "in small layers)", lambda r: f"{r.layer_density_min:.3f} – {r.layer_density_max:.3f}")
 
 
 def cost_markdown(table: pd.DataFrame) -> str:
@@ -104,14 +109,8 @@ def cost_markdown(table: pd.DataFrame) -> str:
         return (f"{r.params_nonzero / 1e6:.3g} M ({r.params_nonzero / r.params_dense:.3f}) / "
                 f"{r.macs / 1e6:.3g} M ({r.macs / r.macs_dense:.3f})")
 
-    rows = {(r.model, r.method, r.dataset, r.density): text(r) for r in table.itertuples()}
-    wide = pd.Series(rows).unstack([2, 3]).reindex(list(dict.fromkeys(zip(table["model"], table["method"]))))
-    out = ["## Cost: kept parameters / multiply-adds per image (fraction of the dense network's)", "",
-           "| model | method | " + " | ".join(f"{d} d={x:g}" for d, x in wide.columns) + " |",
-           "|---|---|" + "---|" * len(wide.columns)]
-    for (model, method), row in wide.iterrows():
-        out.append(f"| {model} | {method} | " + " | ".join(str(v) for v in row.tolist()) + " |")
-    return "\n".join(out) + "\n"
+    return _cells_markdown(table, "Cost: kept parameters / multiply-adds per image (fraction of the dense network's)",
+                           text)
 
 
 def run_table(name: str, inputs: list[str], keys: list[dict[str, Any]], parquet_path: str, markdown_path: str,

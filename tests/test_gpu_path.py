@@ -147,7 +147,7 @@ def test_the_deterministic_loss_is_cross_entropy():
 
 
 @pytest.mark.parametrize("settings,tf32,deterministic", [
-    ({"precision": "auto"}, True, False), ({"precision": "fp32"}, False, False),
+    ({"precision": "auto"}, None, False), ({"precision": "fp32"}, False, False),
     ({"precision": "auto", "deterministic": True}, False, True)])
 def test_numerics_follow_precision_and_deterministic(settings, tf32, deterministic):
     from n2n.selftest import numerics_restored
@@ -157,8 +157,10 @@ def test_numerics_follow_precision_and_deterministic(settings, tf32, determinist
     recipe = Recipe(epochs=1, batch_size=1, lr=0.1, lr_step_epochs=1, lr_gamma=0.5, momentum=0.9, weight_decay=0,
                     eval_batch_size=1, **settings)
     with numerics_restored():
+        defaults = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
         configure_numerics(recipe)
-        assert torch.backends.cudnn.allow_tf32 is tf32 and torch.backends.cuda.matmul.allow_tf32 is tf32
+        flags = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+        assert flags == (defaults if tf32 is None else (tf32, tf32))  # None: PyTorch's defaults untouched
         assert torch.are_deterministic_algorithms_enabled() is deterministic
         if deterministic:
             assert not torch.backends.cudnn.benchmark and torch.backends.cudnn.deterministic
