@@ -23,7 +23,9 @@ rule train:
         device=config["device"],
         processes=lambda wc: max(1, train_res(wc, "gpu", 0)),
     threads: lambda wc: train_res(wc, "threads", 1)
-    retries: res("train", "retries")
+    # Snakemake's main process resubmits; the one inside a cluster job must not retry in the same
+    # allocation (a retry there would run into the time limit, and a job ending past it is failed)
+    retries: res("train", "retries") if workflow.is_main_process else None
     resources:
         mem_mb=lambda wc: train_res(wc, "mem_mb"),
         runtime=lambda wc: train_res(wc, "runtime"),

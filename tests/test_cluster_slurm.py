@@ -194,8 +194,10 @@ def test_a_training_longer_than_its_allocation_finishes_through_its_retries(clus
     output = (tmp_path / "snakemake.log").read_text()
     assert proc.returncode == 0, output[-4000:]
     train_log = (cell / "logs" / "train.log").read_text()
-    # every attempt's lines are in the log, each attempt named, each stop a warning (a retry may run in
-    # the same allocation: Snakemake in the job retries the rule too, until the time limit ends it)
+    # every allocation's lines are in the log, each attempt named, each stop a warning; retries are
+    # resubmissions by the main Snakemake, never a second attempt inside one allocation
+    jobs = re.findall(r"INFO SLURM job (\d+) on", train_log)  # one line per job's stage, from job_logging
+    assert len(jobs) >= 2 and len(set(jobs)) == len(jobs), train_log
     assert "attempt 1: SLURM job" in train_log and "attempt 2: SLURM job" in train_log, train_log
     assert "stopped to resume (exit 75)" in train_log and "stage failed" not in train_log
     assert not list((cell / "logs").glob(".*.attempts"))  # the history goes once the training is done
