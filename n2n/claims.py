@@ -81,7 +81,7 @@ def _row(claim: Claim, key: dict[str, Any], comparison: str, statistic: str, dif
             "ci_high": high, "paper_difference": paper, "verdict": verdict(low, high, claim.direction)}
 
 
-def _pairs(frame: pd.DataFrame, value: str, first: str, second: str) -> list[tuple[dict[str, Any], str, pd.Series]]:
+def _pairs(frame: pd.DataFrame, value: str, first: str, second: str) -> list[tuple[dict[str, Any], pd.Series]]:
     """(model, dataset, density, base) -> per-seed value(first-X) - value(second-X), seeds in both."""
     out = []
     frame = frame.assign(base=frame["method"].map(_base))
@@ -95,8 +95,7 @@ def _pairs(frame: pd.DataFrame, value: str, first: str, second: str) -> list[tup
     return out
 
 
-def _paper_accuracy(model: str, dataset: str, method: str, density: float) -> float:
-    ref = load_reference("table1")
+def _paper_accuracy(ref: pd.DataFrame, model: str, dataset: str, method: str, density: float) -> float:
     hit = ref[(ref["model"] == model) & (ref["dataset"] == dataset) & (ref["method"] == method)
               & np.isclose(ref["density"], density)]
     return float(hit["mean"].iloc[0]) if len(hit) else float("nan")
@@ -104,10 +103,10 @@ def _paper_accuracy(model: str, dataset: str, method: str, density: float) -> fl
 
 def accuracy_claims(acc: pd.DataFrame) -> list[dict[str, Any]]:
     """Claims 1 and 2 from Table 1's cells (acc.json rows with their keys)."""
-    rows, gains = [], {}
+    rows, gains, ref = [], {}, load_reference("table1")
     for key, diffs in _pairs(acc, "test_accuracy", "n2nskip", ""):
         m, d, x, b = key["model"], key["dataset"], key["density"], key["base"]
-        paper = _paper_accuracy(m, d, f"n2nskip-{b}", x) - _paper_accuracy(m, d, b, x)
+        paper = _paper_accuracy(ref, m, d, f"n2nskip-{b}", x) - _paper_accuracy(ref, m, d, b, x)
         rows.append(_row(CLAIMS[1], key, f"n2nskip-{b} − {b}", "test accuracy (%)", diffs, paper))
         gains[(m, d, b, x)] = (diffs, paper)
     for (m, d, b, x), (diffs, paper) in gains.items():

@@ -135,8 +135,9 @@ def run_ranks(target: str, world: int, device_type: str, kwargs: dict[str, Any],
         return
     if all(code == RESUMABLE_EXIT_CODE for code in codes):
         raise StopRequested()
-    rank, code = next(((r, c) for r, c in enumerate(codes) if c not in (0, RESUMABLE_EXIT_CODE)),
-                      next((r, c) for r, c in enumerate(codes) if c != codes[0]))
+    # the first rank that failed; else (some finished, some stopped to resume) the first that stopped
+    failed = [(r, c) for r, c in enumerate(codes) if c not in (0, RESUMABLE_EXIT_CODE)]
+    rank, code = failed[0] if failed else next((r, c) for r, c in enumerate(codes) if c == RESUMABLE_EXIT_CODE)
     how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
     raise RankFailed(f"rank {rank} of {world} {how} (its error is in the log above); the other ranks were stopped")
 

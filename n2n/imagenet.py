@@ -147,6 +147,7 @@ class ImageFolderData:
            ) -> ImageFolderData:
         self.device = torch.device(device)
         self.layout = layout
+        self._normalise.to(self.device)
         return self
 
     @property
@@ -178,7 +179,7 @@ class ImageFolderData:
         ops = ([v2.RandomResizedCrop(224, antialias=True), v2.RandomHorizontalFlip()] if train
                else [v2.Resize(256, antialias=True), v2.CenterCrop(224)])
         shape = v2.Compose(ops)
-        return self._normalise.to(self.device)(torch.stack([shape(img) for img in images]))
+        return self._normalise(torch.stack([shape(img) for img in images]))
 
     def _batches(self, dataset, batch_size, generator, train: bool, ranks: Ranks):
         if self._on_device():

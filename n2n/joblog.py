@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from n2n.stop import StopRequested
+from n2n.stop import RESUMABLE_EXIT_CODE, StopRequested
 
 
 def add_log_file(path: str, mode: str = "w") -> logging.Handler:
@@ -47,7 +47,7 @@ def job_logging(path: str) -> Iterator[logging.Logger]:
         history.unlink(missing_ok=True)
     except StopRequested:
         root.warning("stopped to resume (exit %d): the checkpoint is current, the next attempt continues from it",
-                     StopRequested().code)
+                     RESUMABLE_EXIT_CODE)
         print(f"stopped to resume (log: {path})", file=sys.stderr)
         raise
     except BaseException as err:

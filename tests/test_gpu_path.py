@@ -251,3 +251,30 @@ def test_selftest_passes_on_the_cpu():
     assert [line.split(":")[0] for line in lines] == [
         "PASS bf16 training and evaluation", "PASS torch.compile", "PASS data-parallel ranks", "PASS JPEG decoding",
         "PASS deterministic repeat", "PASS throughput"]
+
+
+def _raise_in_rank(rank: int, world: int, port: int) -> None:
+    raise ValueError(f"rank {rank} cannot start")
+
+
+def test_ranks_that_all_fail_alike_are_reported_by_name(monkeypatch):
+    """Every rank failing with the same exit code (an error at start-up): the first is named."""
+    from n2n.distributed import RankFailed, run_ranks
+
+    monkeypatch.setenv("N2N_RANK_START", "fork")
+    with pytest.raises(RankFailed, match=r"rank 0 of 2 exited with code 1 .*the other ranks were stopped"):
+        run_ranks(f"{__name__}:_raise_in_rank", 2, "cpu", {}, [])
+
+
+def test_data_parallel_training_on_cuda_refuses_more_processes_than_gpus(tmp_path, monkeypatch):
+    """The CUDA branch of run_train, with CUDA faked: too few visible GPUs is an error before any rank starts."""
+    from n2n import distributed, training
+
+    monkeypatch.setattr(training, "resolve_device", lambda name: torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(distributed, "run_ranks", lambda *a, **k: pytest.fail("a rank was started"))
+    recipe = {"epochs": 1, "batch_size": 8, "lr": 0.1, "lr_step_epochs": 1, "lr_gamma": 0.5, "momentum": 0.9,
+              "weight_decay": 0.0, "eval_batch_size": 8}
+    with pytest.raises(RuntimeError, match="training on 2 processes needs 2 GPUs; 1 are visible to this job"):
+        training.run_train("unused.npz", str(tmp_path / "m.pt"), str(tmp_path / "m.parquet"), str(tmp_path / "c.pt"),
+                           "digits", "data", recipe, "cuda", 1, processes=2)
