@@ -278,3 +278,13 @@ def test_data_parallel_training_on_cuda_refuses_more_processes_than_gpus(tmp_pat
     with pytest.raises(RuntimeError, match="training on 2 processes needs 2 GPUs; 1 are visible to this job"):
         training.run_train("unused.npz", str(tmp_path / "m.pt"), str(tmp_path / "m.parquet"), str(tmp_path / "c.pt"),
                            "digits", "data", recipe, "cuda", 1, processes=2)
+
+
+def test_an_unknown_rank_start_method_is_named(monkeypatch):
+    from n2n.distributed import start_method
+
+    monkeypatch.setenv("N2N_RANK_START", "thread")
+    with pytest.raises(ValueError, match="N2N_RANK_START='thread': expected spawn or fork"):
+        start_method("cuda")
+    monkeypatch.delenv("N2N_RANK_START")
+    assert (start_method("cuda"), start_method("cpu")) == ("spawn", "fork")
