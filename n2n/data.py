@@ -62,6 +62,19 @@ class ResidentData:
     def train_size(self) -> int:
         return len(self.train_y)
 
+    def training_subset(self, images: int) -> ResidentData:
+        """A fixed class-balanced subset of `images` training images (the same for every seed and method,
+        so that paired cells train on the same images); the test set stays whole."""
+        classes = self.info.classes
+        if images > self.train_size or images % classes:
+            raise ValueError(f"training.train_images = {images}: must be a multiple of the {classes} classes and at "
+                             f"most the {self.train_size} training images of {self.info.name}")
+        idx = balanced_indices(self.train_y.cpu(), classes, images // classes, torch.Generator().manual_seed(0))
+        idx = idx.sort().values.to(self.train_y.device)
+        subset = ResidentData(self.info, self.train_x[idx].cpu().numpy(), self.train_y[idx].cpu().numpy(),
+                              self.test_x.cpu().numpy(), self.test_y.cpu().numpy())
+        return subset.to(self.device, self.layout)
+
     def train_batches(self, batch_size: int, generator: torch.Generator, ranks: Ranks = SINGLE
                       ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """One epoch: a permutation, then each batch cropped and flipped. `generator` lives on the CPU.
@@ -180,6 +193,84 @@ def load_cifar(name: str, data_root: str, num_workers: int = 0) -> ResidentData:
     train_y = np.concatenate([b[key] for b in train])
     test_x = np.asarray(test["data"]).reshape(-1, 3, 32, 32)
     return ResidentData(dataset(name), train_x, train_y, test_x, np.asarray(test[key]))
+
+
+IDX_MAGIC = {3: 0x0803, 1: 0x0801}  # unsigned bytes, with 3 (images) or 1 (labels) dimensions
+FASHION_SHAPES = {"train-images-idx3-ubyte.gz": (60000, 28, 28), "train-labels-idx1-ubyte.gz": (60000,),
+                  "t10k-images-idx3-ubyte.gz": (10000, 28, 28), "t10k-labels-idx1-ubyte.gz": (10000,)}
+
+
+def read_idx(path: Path, shape: tuple[int, ...], how_to_get: str) -> np.ndarray:
+    """One gzipped IDX file of unsigned bytes, checked against `shape`; a bad file is named with how to get it."""
+    import gzip
+    import struct
+
+    def bad(problem: str) -> MissingDataError:
+        return MissingDataError(f"{path}: {problem}; {how_to_get}")
+
+    if not path.exists():
+        raise bad("missing")
+    try:
+        with gzip.open(path, "rb") as fh:
+            raw = fh.read()
+    except (OSError, EOFError) as err:  # not gzip, or cut short
+        raise bad(f"not a readable gzip file ({err})") from None
+    header = 4 + 4 * len(shape)
+    if len(raw) < header:
+        raise bad(f"{len(raw)} bytes, shorter than an IDX header")
+    magic, *dims = struct.unpack(f">{1 + len(shape)}I", raw[:header])
+    if magic != IDX_MAGIC[len(shape)] or tuple(dims) != shape:
+        raise bad(f"IDX header says magic {magic:#06x}, shape {tuple(dims)}; expected {IDX_MAGIC[len(shape)]:#06x}, "
+                  f"{shape}")
+    if len(raw) != header + int(np.prod(shape)):
+        raise bad(f"{len(raw) - header} data bytes, expected {int(np.prod(shape))}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def fit_to(images: np.ndarray, size: int) -> np.ndarray:
+    """(n, h, w) uint8 images to (n, 1, size, size): zero-padded when larger, antialiased resize when smaller."""
+    h = images.shape[-1]
+    x = images[:, None]
+    if size >= h:
+        before = (size - h) // 2
+        return np.pad(x, ((0, 0), (0, 0), (before, size - h - before), (before, size - h - before)))
+    t = torch.nn.functional.interpolate(torch.from_numpy(x.astype(np.float32)), size=(size, size), mode="bilinear",
+                                        antialias=True, align_corners=False)
+    return t.clamp(0, 255).round().to(torch.uint8).numpy()
+
+
+def load_fashion_mnist(name: str, data_root: str, num_workers: int = 0) -> ResidentData:
+    """Fashion-MNIST from its official IDX files, at its record's image size (n2n.registry)."""
+    from n2n.registry import data_folder
+
+    record = dataset(name)
+    folder = data_folder(name, data_root)
+    arrays = {file: read_idx(folder / file, shape, record.how_to_get) for file, shape in FASHION_SHAPES.items()}
+    train_x, train_y, test_x, test_y = arrays.values()
+    return ResidentData(record, fit_to(train_x, record.image_size), train_y, fit_to(test_x, record.image_size),
+                        test_y)
+
+
+FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"  # the official source (Xiao et al.)
+
+
+def download_fashion_mnist(name: str, data_root: str) -> None:
+    """Fetch the four official IDX files into data_root/fashion-mnist (needs network)."""
+    import urllib.request
+
+    from n2n.io import atomic_path
+
+    record = dataset(name)
+    folder = Path(data_root) / record.folder
+    for file, shape in FASHION_SHAPES.items():
+        try:
+            with urllib.request.urlopen(FASHION_URL + file, timeout=60) as response, atomic_path(folder / file) as tmp:
+                tmp.write_bytes(response.read())
+        except OSError as err:  # URLError and friends: no network here
+            raise MissingDataError(f"could not download {FASHION_URL + file} ({err}); install Debian's package "
+                                   "dataset-fashion-mnist, or copy the four files into "
+                                   f"{folder} from a machine with network") from None
+        read_idx(folder / file, shape, record.how_to_get)
 
 
 def load_dataset(name: str, data_root: str, num_workers: int = 4):

@@ -54,8 +54,14 @@ def density_report(model: torch.nn.Module, masks: dict[str, torch.Tensor]) -> di
 
 
 def run_evaluate(model_path: str, mask_path: str, out_path: str, dataset: str, data_root: str,
-                 batch_size: int, device: str = "auto", threads: int = 1, precision: str = "auto") -> dict[str, Any]:
+                 batch_size: int, device: str = "auto", threads: int = 1, precision: str = "auto",
+                 metrics_path: str | None = None) -> dict[str, Any]:
+    """The evaluate stage: accuracy, density, cost and health (n2n.health) of a trained cell; `metrics_path`
+    (the training's per-epoch metrics) gives the health test its losses."""
+    import pandas as pd
+
     from n2n.data import load_dataset
+    from n2n.health import learning_record, mask_health
     from n2n.io import write_json
     from n2n.masks import load_masks
     from n2n.modelfiles import load_model
@@ -74,8 +80,12 @@ def run_evaluate(model_path: str, mask_path: str, out_path: str, dataset: str, d
         "epochs": meta["epochs"], "device": meta["device_name"], "seconds": meta["train_seconds"],
         **density_report(model, masks),
         **cost_report(model),
+        **mask_health(model, masks),
+        **learning_record(pd.read_parquet(metrics_path)["train_loss"].tolist() if metrics_path else [],
+                          data.info.classes),
     }
-    log.info("test accuracy %.2f%%, density %.5f (target %s)", test_accuracy, result["density"],
-             result["target_density"])
+    log.info("test accuracy %.2f%%, density %.5f (target %s); fewest kept in a layer %d (%s), outputs reached "
+             "%d of %d", test_accuracy, result["density"], result["target_density"], result["min_layer_kept"],
+             result["min_layer_kept_name"], result["outputs_reached"], result["outputs"])
     write_json(out_path, result)
     return result

@@ -29,9 +29,16 @@ class Dataset:
     required: tuple[str, ...] = ()  # entries of the folder that must exist before it is read
     how_to_get: str = ""  # said when they do not
     download: str | None = None  # "module:function" fetching it into data_root (name, data_root); None: by hand
+    system_folders: tuple[str, ...] = ()  # read from here when data_root/folder lacks it (a distribution's package)
 
 
 CIFAR_HOW_TO_GET = "run `snakemake download_data` where there is network, or point data_root at a copy"
+FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                 "t10k-labels-idx1-ubyte.gz")
+FASHION_SYSTEM_FOLDERS = ("/usr/share/datasets/fashion-mnist",)  # Debian's package dataset-fashion-mnist
+FASHION_HOW_TO_GET = ("get it either way: `snakemake download_data` fetches the official files where there is "
+                      "network, or Debian's package installs them where n2n finds them without configuration "
+                      "(`sudo apt-get install dataset-fashion-mnist`, into /usr/share/datasets/fashion-mnist)")
 
 DATASETS: dict[str, Dataset] = {
     "cifar10": Dataset("cifar10", 3, 10, 32, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 4, True,
@@ -43,6 +50,15 @@ DATASETS: dict[str, Dataset] = {
     "imagenet": Dataset("imagenet", 3, 1000, 224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 0, True,
                         "n2n.imagenet:load_imagenet", "imagenet", ("train", "val"),
                         "place the ImageFolder tree (train/, val/) there, e.g. with `python -m n2n prepare-imagenet`"),
+    # Xiao et al. 2017, the official IDX files: 60,000 training and 10,000 test images, 28x28 grayscale.
+    # fashion_mnist: zero-padded to 32x32, the paper's CIFAR input size, with its crop and flip (clothes and
+    # shoes keep their class when mirrored); fashion_mnist_16: downsampled to 16x16 for CPU studies, crop 2
+    "fashion_mnist": Dataset("fashion_mnist", 1, 10, 32, (0.2190,), (0.3318,), 4, True,
+                             "n2n.data:load_fashion_mnist", "fashion-mnist", FASHION_FILES, FASHION_HOW_TO_GET,
+                             "n2n.data:download_fashion_mnist", FASHION_SYSTEM_FOLDERS),
+    "fashion_mnist_16": Dataset("fashion_mnist_16", 1, 10, 16, (0.2868,), (0.3218,), 2, True,
+                                "n2n.data:load_fashion_mnist", "fashion-mnist", FASHION_FILES, FASHION_HOW_TO_GET,
+                                "n2n.data:download_fashion_mnist", FASHION_SYSTEM_FOLDERS),
     # scikit-learn's 8x8 handwritten digits, upsampled to 16x16. No flips (they would confuse digits)
     # and no crops: the digits are centred and fill their frame, so a shift cuts strokes off and
     # slows learning (dense VGG19 reaches a lower accuracy in the demo's epochs with a 2-px crop)
@@ -160,18 +176,31 @@ def downloadable() -> dict[str, Dataset]:
     return {record.folder: record for record in DATASETS.values() if record.download and record.folder}
 
 
+def data_folder(name: str, data_root: str) -> Path | None:
+    """Where a data set is read from: data_root/folder when it holds every required entry, else the first
+    system folder that does, else data_root/folder (where a download puts it). None for bundled data."""
+    record = dataset(name)
+    if record.folder is None:
+        return None
+    own = Path(data_root) / record.folder
+    for folder in (own, *map(Path, record.system_folders)):
+        if all((folder / entry).exists() for entry in record.required):
+            return folder
+    return own
+
+
 def data_folders(name: str, data_root: str) -> list[str]:
     """The folder a data set is read from (a workflow input); none for bundled data."""
-    folder = dataset(name).folder
-    return [f"{data_root}/{folder}"] if folder else []
+    folder = data_folder(name, data_root)
+    return [str(folder)] if folder else []
 
 
 def check_data(name: str, data_root: str) -> None:
     """Raise MissingDataError naming the first missing entry of the data set's folder, and how to get it."""
     record = dataset(name)
-    if record.folder is None:
+    folder = data_folder(name, data_root)
+    if folder is None:
         return
-    folder = Path(data_root) / record.folder
     missing = [str(folder / entry) for entry in record.required if not (folder / entry).exists()]
     if missing:
         raise MissingDataError(f"{name} not found under data_root={data_root!r}: missing {missing[0]}; "

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from n2n.health import AT_CHANCE, CUT_APART, FIELDS, LOSS_NEVER_FELL, MARKS, HealthOptions, health_column, legend
 from n2n.io import read_json, write_parquet, write_text
 from n2n.outputs import TABLES
 from n2n.reference import load_reference
@@ -29,10 +30,21 @@ def _summarise(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame
     return out
 
 
-def accuracy_table(name: str, results: list[dict[str, Any]]) -> pd.DataFrame:
-    """Table 1 or 2 from acc.json contents: accuracy (and measured density) per cell over seeds."""
+def accuracy_table(name: str, results: list[dict[str, Any]], health: HealthOptions = HealthOptions()
+                   ) -> pd.DataFrame:
+    """Table 1 or 2 from acc.json contents: accuracy (and measured density) per cell over seeds, and its
+    health (n2n.health): whether the cell is cut apart, and how many seeds were at chance or never learned."""
     frame = pd.DataFrame(results)
+    reasons = health_column(frame, health)
+    frame = frame.assign(**{f"seeds_{r.replace(' ', '_')}": reasons.str.contains(r) for r in
+                            (CUT_APART, AT_CHANCE, LOSS_NEVER_FELL)})
     table = _summarise(frame, KEYS, "test_accuracy")
+    counts = frame.groupby(KEYS, sort=False)[[c for c in frame if c.startswith("seeds_")]].sum()
+    for column in counts:
+        table[column] = counts[column].to_numpy().astype(int)
+    table["cut_apart"] = table.pop("seeds_cut_apart") > 0
+    if "min_layer_kept" in frame:
+        table["min_layer_kept"] = frame.groupby(KEYS, sort=False)["min_layer_kept"].min().to_numpy()
     means = frame.groupby(KEYS, sort=False)[["measured_density", "layer_density_min", "layer_density_max",
                                              *[c for c in COST if c in frame]]].mean()
     for column in means:
@@ -58,16 +70,26 @@ def connectivity_table(frames: list[pd.DataFrame], t_sat: float) -> pd.DataFrame
     return table
 
 
+def _health_marks(row: pd.Series) -> str:
+    """† for a cut-apart cell; ‡k / §k for k seeds at chance / whose loss never fell."""
+    marks = MARKS[CUT_APART] if bool(row.get("cut_apart", False)) else ""
+    for reason in (AT_CHANCE, LOSS_NEVER_FELL):
+        k = row.get(f"seeds_{reason.replace(' ', '_')}", 0)
+        if pd.notna(k) and k:
+            marks += f"{MARKS[reason]}{int(k)}"
+    return f" {marks}" if marks else ""
+
+
 def _cell_text(row: pd.Series, fmt: str) -> str:
     # one seed has no spread: say so rather than print a standard deviation of 0
     spread = f" ± {row['std']:{fmt}}" if row.get("n_seeds", 2) > 1 else " (1 seed)"
     text = f"{row['mean']:{fmt}}{spread}"
     if pd.notna(row.get("paper")):
         text += f" ({row['paper']:{fmt}})"
-    return text
+    return text + _health_marks(row)
 
 
-def markdown(table: pd.DataFrame, title: str, fmt: str = ".2f") -> str:
+def markdown(table: pd.DataFrame, title: str, fmt: str = ".2f", health: HealthOptions | None = None) -> str:
     """Rows (model, method) by columns (dataset, density), like the paper's tables."""
     table = table.copy()
     table["column"] = table["dataset"] + " d=" + table["density"].map(lambda d: f"{d:g}")
@@ -75,7 +97,10 @@ def markdown(table: pd.DataFrame, title: str, fmt: str = ".2f") -> str:
     columns = (table.sort_values(["dataset", "density"], ascending=[True, False])["column"].drop_duplicates().tolist())
     wide = table.pivot_table(index=["model", "method"], columns="column", values="text", aggfunc="first", sort=False)
     wide = wide.reindex(columns=columns).fillna("")
-    lines = [f"## {title}", "", "mean ± std over seeds, paper's value in parentheses", "",
+    notes = "mean ± std over seeds" + (", paper's value in parentheses" if table["paper"].notna().any() else "")
+    if health is not None:
+        notes += f"; {legend(health)} (k: how many seeds)"
+    lines = [f"## {title}", "", notes, "",
              "| model | method | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
     for (model, method), row in wide.iterrows():
         lines.append(f"| {model} | {method} | " + " | ".join(row.tolist()) + " |")
@@ -114,7 +139,7 @@ def cost_markdown(table: pd.DataFrame) -> str:
 
 
 def run_table(name: str, inputs: list[str], keys: list[dict[str, Any]], parquet_path: str, markdown_path: str,
-              t_sat: float) -> pd.DataFrame:
+              t_sat: float, health: dict[str, Any] | None = None) -> pd.DataFrame:
     if name == "table3":
         frames = []
         for path, key in zip(inputs, keys):
@@ -129,9 +154,10 @@ def run_table(name: str, inputs: list[str], keys: list[dict[str, Any]], parquet_
             results.append({**key, "test_accuracy": acc["test_accuracy"], "measured_density": acc["density"],
                             "layer_density_min": acc["layer_density_min"],
                             "layer_density_max": acc["layer_density_max"],
-                            **{c: acc.get(c, np.nan) for c in COST}})
-        table = accuracy_table(name, results)
-        text = markdown(table, TABLES[name].title)
+                            **{c: acc.get(c, np.nan) for c in [*COST, *FIELDS]}})
+        options = HealthOptions(**(health or {}))
+        table = accuracy_table(name, results, options)
+        text = markdown(table, TABLES[name].title, health=options)
         if name == "pruners":
             text += "\n" + layer_range_markdown(table)
         text += "\n" + cost_markdown(table)

@@ -49,6 +49,7 @@ class Recipe:
     momentum: float
     weight_decay: float
     eval_batch_size: int
+    train_images: int = 0  # 0: all; else a fixed class-balanced subset, the same for every seed and method
     num_workers: int = 4
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on the CPU | bf16 | fp32
     compile: bool = False  # torch.compile the model (inductor: mode "max-autotune-no-cudagraphs")
@@ -90,6 +91,8 @@ def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: R
     With several `ranks` (n2n.distributed) each trains on its share of every batch; rank 0 checkpoints.
     """
     identity = identity or {}
+    if recipe.train_images:
+        data = data.training_subset(recipe.train_images)
     data.to(device, LAYOUT)
     run = prepare(model, masks, recipe, device, ranks)
     resume(run, checkpoint, identity)

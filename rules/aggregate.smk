@@ -54,6 +54,7 @@ rule table:
         title=lambda wc: TABLES[wc.table].title,
         summary=lambda wc: grid_summary(TABLES[wc.table]),
         paper=lambda wc: TABLES[wc.table].paper,
+        health=config.get("health", {}),
     threads: 1
     resources:
         mem_mb=res("aggregate", "mem_mb"),
@@ -64,9 +65,19 @@ rule table:
         "../workflow_scripts/table.py"
 
 
+def health_cells():
+    """Every cell of the claims' grids once: their acc.json hold the health facts (n2n.health)."""
+    return list({c.path(R): c for output in CLAIM_GRIDS.values() for c in cells(output)}.values())
+
+
+def health_files():
+    return [f"{c.path(R)}/acc.json" for c in health_cells()]
+
+
 rule claims:
     input:
         unpack(lambda wc: {name: grid_files(output) for name, output in CLAIM_GRIDS.items()}),
+        health=lambda wc: health_files(),
     output:
         parquet=report(in_tables("claims.parquet"), caption="../report/claims.rst", category="Claims"),
         markdown=report(in_tables("claims.md"), caption="../report/claims.rst", category="Claims"),
@@ -75,9 +86,10 @@ rule claims:
     benchmark:
         in_tables("logs/claims.benchmark.tsv")
     params:
-        cells={name: cell_keys(output) for name, output in CLAIM_GRIDS.items()},
+        cells={**{name: cell_keys(output) for name, output in CLAIM_GRIDS.items()}, "health": keys_of(health_cells())},
         t_sat=config["connectivity"]["t_sat"],
         options=config.get("claims", {}),
+        health=config.get("health", {}),
     threads: 1
     resources:
         mem_mb=res("aggregate", "mem_mb"),

@@ -121,11 +121,12 @@ def reported(path, kind):
                   subcategory=lambda wc: OUTPUTS[getattr(wc, kind)].title)
 
 
+def keys_of(cs):
+    return [dict(model=c.model, dataset=c.dataset, method=c.method, density=float(c.density), seed=c.seed) for c in cs]
+
+
 def cell_keys(output):
-    return [
-        dict(model=c.model, dataset=c.dataset, method=c.method, density=float(c.density), seed=c.seed)
-        for c in cells(output)
-    ]
+    return keys_of(cells(output))
 
 
 # Local jobs fork from one warm process that has imported torch once (n2n.stage): a job then

@@ -39,6 +39,7 @@ rule train:
 rule evaluate:
     input:
         model=cell_file("model.pt"),
+        metrics=cell_file("metrics.parquet"),
         masks=final_mask,
         data=data_input,
     output:

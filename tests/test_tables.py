@@ -32,3 +32,23 @@ def test_connectivity_table_marks_t_sat_and_keeps_every_t():
     sat = table[table["is_t_sat"]].iloc[0]
     assert sat["paper"] == 6.5 and sat["mean"] == 0.2
     assert table[~table["is_t_sat"]]["paper"].isna().all()
+
+
+def test_unhealthy_cells_and_seeds_are_marked_and_the_marks_explained():
+    from n2n.health import HealthOptions
+
+    def row(method, seed, acc, cut=False):
+        return dict(model="vgg19", dataset="digits", method=method, density=0.02, seed=seed, test_accuracy=acc,
+                    measured_density=0.02, layer_density_min=0.0 if cut else 0.02, layer_density_max=0.02,
+                    min_layer_kept=0 if cut else 3, cut_apart=cut, chance_accuracy=10.0, train_loss_first=2.3,
+                    train_loss_best_later=2.4 if acc < 20 else 0.3)
+
+    rows = [row("rp", s, a) for s, a in enumerate([10.1, 14.9, 88.5])] + [row("csp", s, 9.8, cut=True)
+                                                                         for s in range(3)]
+    table = accuracy_table("table1", rows, HealthOptions(10.0)).set_index("method")
+    assert table.loc["rp", "seeds_at_chance"] == 2 and not table.loc["rp", "cut_apart"]
+    assert table.loc["csp", "cut_apart"] and table.loc["csp", "min_layer_kept"] == 0
+    text = markdown(table.reset_index(), "Table 1", health=HealthOptions(10.0))
+    assert "37.83 ± 43.94 ‡2§2" in text and "9.80 ± 0.00 †‡3§3" in text
+    assert "† cut apart" in text and "within 10 points of chance" in text
+    assert "paper's value" not in text  # the digits have none

@@ -11,4 +11,5 @@ run_stage(
     markdown_path=sm.output.markdown,
     t_sat=sm.params.t_sat,
     options=sm.params.options,
+    health=sm.params.health,
 )

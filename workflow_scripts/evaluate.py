@@ -7,6 +7,7 @@ run_stage(
     sm.log[0],
     model_path=sm.input.model,
     mask_path=sm.input.masks,
+    metrics_path=sm.input.metrics,
     out_path=sm.output[0],
     dataset=sm.wildcards.dataset,
     data_root=sm.params.data_root,
