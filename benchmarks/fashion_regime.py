@@ -12,6 +12,7 @@ every class output is still reached from the input (n2n.health): no training, no
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 
@@ -29,6 +30,9 @@ SKIPS = {"share": 0.5, "every": 3, "kernel_size": "target", "batchnorm": True, "
 
 def dense(args: argparse.Namespace) -> None:
     data = load_dataset(args.dataset, "data")
+    if args.crop is not None or args.flip is not None:  # a candidate augmentation for the record
+        data.info = dataclasses.replace(data.info, crop_padding=data.info.crop_padding if args.crop is None
+                                        else args.crop, hflip=data.info.hflip if args.flip is None else args.flip)
     recipe = Recipe(epochs=args.epochs, batch_size=128, lr=args.lr, lr_step_epochs=args.lr_step_epochs,
                     lr_gamma=args.lr_gamma, momentum=0.9, weight_decay=5e-4, eval_batch_size=1000,
                     train_images=args.train_images)
@@ -41,7 +45,7 @@ def dense(args: argparse.Namespace) -> None:
         accuracies.append(rows[-1]["test_accuracy"])
         curve = ", ".join(f"{r['test_accuracy']:.1f}" for r in rows)
         print(f"{args.model} w{args.width} {args.dataset} {args.train_images or 'all'} images {args.epochs} epochs "
-              f"seed {seed}: {accuracies[-1]:.2f} % in {time.perf_counter() - began:.0f} s "
+              f"crop {data.info.crop_padding} flip {data.info.hflip} lr {args.lr} seed {seed}: {accuracies[-1]:.2f} % in {time.perf_counter() - began:.0f} s "
               f"(epochs: {curve})", flush=True)
     if len(accuracies) > 1:
         print(f"mean {statistics.mean(accuracies):.2f}, sd {statistics.stdev(accuracies):.2f}")
@@ -54,7 +58,7 @@ def health(args: argparse.Namespace) -> None:
             for seed in args.seeds:
                 arch = make_arch(args.model, args.dataset, method, args.width, SKIPS)
                 masks, meta = prune(arch, method, density, seed, SKIPS["share"],
-                                    lambda: data.first_batch(128), None)
+                                    lambda: data, None)
                 if arch.skip_kind is not None:
                     masks, meta = add_skips(arch, masks, meta, seed)
                 h = mask_health(build_model(arch, seed), masks)
@@ -78,6 +82,9 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["rp", "n2nskip-rp", "resskip-rp", "csp", "n2nskip-csp"])
     parser.add_argument("--densities", nargs="+", type=float, default=[0.1, 0.05, 0.02])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--crop", type=int, default=None, help="dense: crop padding instead of the record's")
+    parser.add_argument("--flip", type=lambda v: v == "true", default=None, help="dense: true|false instead of the "
+                        "record's")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     dense(args) if args.what == "dense" else health(args)

@@ -63,9 +63,11 @@ def check_config(config: Any) -> None:
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(load_schema())
+    # an option of several forms (a number, or one per model) is named by the form it came closest to
+    errors = [jsonschema.exceptions.best_match([err]) for err in validator.iter_errors(config)]
     problems = [
         f"{'/'.join(map(str, err.absolute_path)) or '<top>'}: {err.message}"
-        for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+        for err in sorted(errors, key=lambda e: list(map(str, e.absolute_path)))
     ]
     if not problems:
         problems = _semantic_problems(config)
@@ -81,6 +83,8 @@ def _semantic_problems(config: dict[str, Any]) -> list[str]:
         for model in grid["models"]:
             if model not in registry.MODELS:
                 problems.append(f"{where}: unknown model {model!r} (known: {', '.join(registry.MODELS)})")
+            elif isinstance(grid["densities"], dict) and model not in grid["densities"]:
+                problems.append(f"{where}: densities name no list for {model!r} (give one list, or one per model)")
         for dataset in grid["datasets"]:
             if dataset not in registry.DATASETS:
                 problems.append(f"{where}: unknown dataset {dataset!r} (known: {', '.join(registry.DATASETS)})")
@@ -89,6 +93,11 @@ def _semantic_problems(config: dict[str, Any]) -> list[str]:
                 registry.split_method(method)
             except registry.UnknownNameError as err:
                 problems.append(f"{where}: {err} (known: {', '.join(registry.all_methods())})")
+    width = config["width"]
+    if isinstance(width, dict):
+        missing = sorted({m for s, n in GRIDS for m in config[s][n]["models"]} - set(width))
+        if missing:
+            problems.append(f"width: no width for {', '.join(missing)} (give one number, or one per model)")
     for dataset in config.get("dataset_training", {}):
         if dataset not in registry.DATASETS:
             problems.append(f"dataset_training: unknown dataset {dataset!r}")
@@ -125,12 +134,19 @@ def grid_cells(config: dict[str, Any], section: str, name: str) -> list[Cell]:
     grid = config[section][name]
     seeds = grid.get("seeds", config["seeds"])
     cells: dict[Cell, None] = {}
-    for model, dataset, method, density, seed in itertools.product(
-        grid["models"], grid["datasets"], grid["methods"], grid["densities"], seeds
-    ):
-        d = 1.0 if method == "dense" else float(density)
-        cells[Cell(model, dataset, method, registry.format_density(d), int(seed))] = None
+    for model in grid["models"]:
+        for dataset, method, density, seed in itertools.product(
+            grid["datasets"], grid["methods"], grid_densities(grid, model), seeds
+        ):
+            d = 1.0 if method == "dense" else float(density)
+            cells[Cell(model, dataset, method, registry.format_density(d), int(seed))] = None
     return list(cells)
+
+
+def grid_densities(grid: dict[str, Any], model: str) -> list[float]:
+    """A grid's densities for a model: `densities` is one list for every model, or one per model."""
+    densities = grid["densities"]
+    return list(densities[model] if isinstance(densities, dict) else densities)
 
 
 def training_recipe(config: dict[str, Any], dataset: str) -> dict[str, Any]:
@@ -139,6 +155,12 @@ def training_recipe(config: dict[str, Any], dataset: str) -> dict[str, Any]:
     recipe.update(config.get("dataset_training", {}).get(dataset, {}))
     recipe.setdefault("num_workers", 4)
     return recipe
+
+
+def model_width(config: dict[str, Any], model: str) -> float:
+    """The width multiplier of a model: `width` is one number for every model, or one per model."""
+    width = config["width"]
+    return float(width[model] if isinstance(width, dict) else width)
 
 
 def write_config(config: dict[str, Any], path: str | Path) -> None:

@@ -11,7 +11,7 @@ rule prune:
     benchmark:
         cell_file("logs/prune.benchmark.tsv")
     params:
-        width=config["width"],
+        width=lambda wc: n2n.config.model_width(config, wc.model),
         skips=config["skips"],
         data_root=DATA,
         pruning=config["pruning"],

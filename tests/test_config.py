@@ -33,6 +33,11 @@ def test_paper_grid_sizes(paper_config):
         (lambda c: c.pop("data_root"), "'data_root' is a required property"),
         (lambda c: c["training"].update(lr="fast"), "training/lr"),
         (lambda c: c.update(unknown_key=1), "unknown_key"),
+        (lambda c: c.update(width={"vgg19": 0.25}), "width: no width for resnet50"),
+        (lambda c: c.update(width={"vgg19": -1, "resnet50": 1}), "width/vgg19"),
+        (lambda c: c["tables"]["table1"].update(densities={"vgg19": [0.1]}), "densities name no list for 'resnet50'"),
+        (lambda c: c["tables"]["table1"].update(densities={"vgg19": [2.0], "resnet50": [0.1]}),
+         "tables/table1/densities/vgg19/0"),
     ],
 )
 def test_bad_config_names_the_problem(paper_config, edit, message):
@@ -40,6 +45,18 @@ def test_bad_config_names_the_problem(paper_config, edit, message):
     edit(config)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         check_config(config)
+
+
+def test_the_study_gives_each_model_its_own_width_and_densities():
+    from conftest import ROOT
+    from n2n.config import model_width
+
+    study = load_config(ROOT / "config.yaml", ROOT / "config" / "demo.yaml", ROOT / "config" / "study.yaml")
+    cells = grid_cells(study, "tables", "table1")
+    assert {c.density for c in cells if c.model == "vgg19"} == {"1.0", "0.1"}
+    assert {c.density for c in cells if c.model == "resnet50"} == {"1.0", "0.1", "0.05"}
+    assert model_width(study, "vgg19") == 0.25 and model_width(study, "resnet50") == 0.125
+    assert len(cells) == (1 + 4) * 5 + (1 + 4 * 2) * 5
 
 
 def test_malformed_yaml_is_refused(tmp_path):

@@ -4,6 +4,9 @@ an ImageFolder tree (PIL workers, and whole-batch JPEG decoding)."""
 
 from dataclasses import replace
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -144,3 +147,121 @@ def test_an_unreadable_image_is_an_error_naming_it(imagenet_oddities):
     data = ImageFolderData(str(imagenet_oddities), num_workers=0, decode_on_device=True)
     with pytest.raises(UnreadableImageError, match="rgb0.JPEG: no decoder can read this image"):
         list(data.test_batches(6))
+
+
+# --- Fashion-MNIST: the official IDX files, small generated ones in the tests (n2n.data.FASHION_SHAPES patched)
+
+SMALL_FASHION = {"train-images-idx3-ubyte.gz": (20, 28, 28), "train-labels-idx1-ubyte.gz": (20,),
+                 "t10k-images-idx3-ubyte.gz": (10, 28, 28), "t10k-labels-idx1-ubyte.gz": (10,)}
+
+
+def write_idx(path, array: np.ndarray, magic: int | None = None) -> None:
+    import gzip
+    import struct
+
+    magic = magic if magic is not None else (0x0803 if array.ndim == 3 else 0x0801)
+    with gzip.open(path, "wb") as fh:
+        fh.write(struct.pack(f">{1 + array.ndim}I", magic, *array.shape) + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture()
+def small_fashion(tmp_path, monkeypatch):
+    """data_root with generated Fashion-MNIST files of 20 training and 10 test images (labels 0-9 twice/once)."""
+    import dataclasses
+
+    import n2n.data
+    from n2n import registry
+
+    monkeypatch.setattr(n2n.data, "FASHION_SHAPES", SMALL_FASHION)
+    for name in ("fashion_mnist", "fashion_mnist_16"):  # this machine's Debian copy must not stand in
+        monkeypatch.setitem(registry.DATASETS, name, dataclasses.replace(registry.DATASETS[name], system_folders=()))
+    folder = tmp_path / "fashion-mnist"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    arrays = {name: (rng.integers(0, 256, shape) if len(shape) == 3 else np.arange(shape[0]) % 10)
+              for name, shape in SMALL_FASHION.items()}
+    for name, array in arrays.items():
+        write_idx(folder / name, array)
+    return tmp_path, arrays
+
+
+def test_fashion_mnist_reads_the_idx_files_at_its_records_size(small_fashion):
+    from n2n.data import load_dataset
+
+    root, arrays = small_fashion
+    padded = load_dataset("fashion_mnist", str(root))
+    assert padded.train_x.shape == (20, 1, 32, 32) and padded.test_x.shape == (10, 1, 32, 32)
+    assert torch.equal(padded.train_x[:, 0, 2:30, 2:30], torch.from_numpy(arrays["train-images-idx3-ubyte.gz"]
+                                                                          .astype(np.uint8)))
+    assert padded.train_x[:, :, :2].sum() == 0  # zero padding
+    assert padded.test_y.tolist() == list(range(10))
+    small = load_dataset("fashion_mnist_16", str(root))
+    assert small.train_x.shape == (20, 1, 16, 16) and small.train_x.dtype == torch.uint8
+    subset = small.training_subset(10)  # one image per class, the same every time
+    assert sorted(subset.train_y.tolist()) == list(range(10)) and len(subset.test_y) == 10
+    assert torch.equal(subset.train_x, small.training_subset(10).train_x)
+
+
+@pytest.mark.parametrize("fault, problem", [
+    ("missing", "missing"),
+    ("truncated", "not a readable gzip file"),
+    ("magic", "IDX header says magic 0x0801"),
+    ("short", "data bytes, expected"),
+])
+def test_a_bad_fashion_mnist_file_is_named_with_both_ways_to_get_it(small_fashion, fault, problem):
+    from n2n.data import MissingDataError, load_dataset
+
+    root, arrays = small_fashion
+    path = root / "fashion-mnist" / "t10k-images-idx3-ubyte.gz"
+    if fault == "missing":
+        path.unlink()
+    elif fault == "truncated":
+        path.write_bytes(path.read_bytes()[:40])
+    elif fault == "magic":
+        write_idx(path, arrays[path.name], magic=0x0801)
+    else:
+        import gzip
+
+        raw = gzip.decompress(path.read_bytes())
+        path.write_bytes(gzip.compress(raw[:-100]))
+    with pytest.raises(MissingDataError) as err:
+        load_dataset("fashion_mnist", str(root))
+    message = str(err.value)
+    assert message.startswith(f"{path}: ") and problem in message
+    assert "snakemake download_data" in message and "apt-get install dataset-fashion-mnist" in message
+
+
+def test_fashion_mnist_is_found_in_debians_folder_without_configuration(small_fashion, tmp_path, monkeypatch):
+    import dataclasses
+
+    from n2n import registry
+
+    root, _ = small_fashion
+    record = dataclasses.replace(registry.DATASETS["fashion_mnist"], system_folders=(str(root / "fashion-mnist"),))
+    monkeypatch.setitem(registry.DATASETS, "fashion_mnist", record)
+    empty = tmp_path / "empty_root"
+    assert registry.data_folders("fashion_mnist", str(empty)) == [str(root / "fashion-mnist")]
+    from n2n.data import load_dataset
+
+    assert load_dataset("fashion_mnist", str(empty)).train_size == 20
+    (empty / "fashion-mnist").mkdir(parents=True)  # an incomplete copy in data_root does not hide the system one
+    assert registry.data_folders("fashion_mnist", str(empty)) == [str(root / "fashion-mnist")]
+
+
+DEBIAN_FASHION = "/usr/share/datasets/fashion-mnist"
+
+
+@pytest.mark.skipif(not os.path.exists(DEBIAN_FASHION), reason="Debian's dataset-fashion-mnist is not installed")
+def test_the_real_fashion_mnist_files_agree_with_torchvisions_reader(tmp_path):
+    import gzip
+
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+
+    from n2n.data import FASHION_SHAPES, read_idx
+
+    for name, shape in FASHION_SHAPES.items():
+        ours = read_idx(Path(DEBIAN_FASHION) / name, shape, "")
+        raw = tmp_path / name.removesuffix(".gz")
+        raw.write_bytes(gzip.decompress((Path(DEBIAN_FASHION) / name).read_bytes()))
+        theirs = (read_image_file if len(shape) == 3 else read_label_file)(str(raw))
+        assert np.array_equal(ours, theirs.numpy()), name
