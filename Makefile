@@ -19,7 +19,7 @@ NEED_GB ?= 6.5
 export WARM_TORCH = torch, torchvision, torch.distributed
 export WARM_REST  = pandas, pyarrow.parquet, scipy.sparse, scipy.linalg, matplotlib.pyplot, seaborn, snakemake.cli, pytest, xdist
 
-.PHONY: install demo study report test clean-demo
+.PHONY: install demo study report dag test clean-demo
 
 install: $(STAMP)
 
@@ -62,6 +62,24 @@ study: install
 report: install
 	$(BIN)/snakemake all_tables --cores $(CORES) --configfile config/demo.yaml --report results/demo/report.html
 	@echo "Report: results/demo/report.html"
+
+# one cell's DAG and the rule graph of the demo: Mermaid files (no graphviz needed: paste them into
+# https://mermaid.live or a Markdown file), and SVGs where graphviz's dot is installed
+DAG_CELL ?= results/demo/vgg19/digits/n2nskip-rp/0.1/seed0/acc.json
+dag: install
+	@mkdir -p results/demo
+	$(BIN)/snakemake --dag mermaid-js $(DAG_CELL) --configfile config/demo.yaml > results/demo/dag.mmd
+	$(BIN)/snakemake --rulegraph mermaid-js all_tables --configfile config/demo.yaml > results/demo/rulegraph.mmd
+	@if command -v dot >/dev/null; then \
+	  $(BIN)/snakemake --dag dot $(DAG_CELL) --configfile config/demo.yaml > results/demo/dag.dot && \
+	  dot -Tsvg results/demo/dag.dot -o results/demo/dag.svg && \
+	  $(BIN)/snakemake --rulegraph dot all_tables --configfile config/demo.yaml > results/demo/rulegraph.dot && \
+	  dot -Tsvg results/demo/rulegraph.dot -o results/demo/rulegraph.svg && \
+	  echo "DAG: results/demo/dag.svg, rule graph: results/demo/rulegraph.svg (and .mmd)"; \
+	else \
+	  echo "DAG: results/demo/dag.mmd, rule graph: results/demo/rulegraph.mmd (Mermaid: https://mermaid.live)."; \
+	  echo "For SVGs install graphviz (Debian: sudo apt-get install graphviz) and run make dag again."; \
+	fi
 
 test: install
 	$(BIN)/python -m pytest -q

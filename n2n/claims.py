@@ -299,7 +299,10 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
         if rows.empty:
             line.update(verdict="not run", text="no cells in this run")
         elif reliable.empty:
-            line.update(verdict="unreliable", text=f"no row has {MIN_PAIRS} pairs of healthy seeds")
+            seeds = int((rows["n_pairs"] + rows["n_excluded"]).max())
+            why = (f"the grid runs {seeds} seed{'s' if seeds != 1 else ''} for it, and a verdict needs {MIN_PAIRS}"
+                   if seeds < MIN_PAIRS else f"no row has {MIN_PAIRS} pairs of healthy seeds")
+            line.update(verdict="unreliable", text=why)
         elif number == 4:
             agree = int((np.sign(reliable["difference"]) == claim.direction).sum())
             p = float(stats.binomtest(agree, len(reliable)).pvalue)

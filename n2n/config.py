@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 
 import itertools
+import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -56,6 +57,16 @@ def load_config(*paths: str | Path) -> dict[str, Any]:
             raise ConfigError(f"config file {path} does not exist") from None
     check_config(config)
     return config
+
+
+def stop_on_error(check: Any, *args: Any) -> None:
+    """Run a check of the Snakefile; a problem it names (a ValueError) is printed alone and ends Snakemake,
+    without the traceback Snakemake would wrap it in."""
+    try:
+        check(*args)
+    except ValueError as err:
+        print(f"\n{err}\n", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
 
 
 def check_config(config: Any) -> None:

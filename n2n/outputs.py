@@ -3,6 +3,7 @@ HTML report files it, and its counterpart in the paper. Free of heavy imports (t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -20,7 +21,7 @@ class Output:
 TABLES: dict[str, Output] = {o.name: o for o in [
     Output("table1", "tables", "table1", "acc.json", "Table 1: test accuracy (%)", "Accuracy",
            "the paper's Table 1 (CIFAR-10/100)"),
-    Output("table2", "tables", "table2", "acc.json", "Table 2: ImageNet top-1 accuracy (%)", "Accuracy",
+    Output("table2", "tables", "table2", "acc.json", "Table 2: top-1 test accuracy (%)", "Accuracy",
            "the paper's Table 2 (ImageNet)"),
     Output("table3", "tables", "table3", "heat_distance.parquet",
            "Table 3: connectivity distance F to the dense reference", "Connectivity", "the paper's Table 3, at t_sat"),
@@ -54,3 +55,53 @@ OUTPUTS: dict[str, Output] = {**TABLES, **FIGURES}
 # the grids whose cells test the paper's claims (n2n.claims), by the name the claims stage knows them
 CLAIM_GRIDS: dict[str, Output] = {"table1": TABLES["table1"], "convergence": FIGURES["convergence"],
                                   "table3": TABLES["table3"], "skip_comparison": FIGURES["skip_comparison"]}
+
+
+# a cell's files, in the order the stages write them: results/{model}/{dataset}/{method}/{density}/seed{seed}/<file>
+CELL_FILES: dict[str, str] = {
+    "prune_mask.npz": "prune: masks of the sequential weights",
+    "skip_mask.npz": "add_skips: masks with the skip connections (n2nskip-X, resskip-X)",
+    "model.pt": "train: the trained network",
+    "metrics.parquet": "train: loss and accuracy per epoch",
+    "acc.json": "evaluate: test accuracy, density, cost and health",
+    "adjacency.npz": "adjacency: the channel graph",
+    "nodes.parquet": "adjacency: its nodes",
+    "heat.parquet": "heat_signature: heat per node and t",
+    "heat_distance.parquet": "heat_signature: F(t) against the dense network",
+    "heat_layers.parquet": "heat_signature: mean heat per layer",
+    "scree.parquet": "heat_signature: scree curves",
+}
+CELL_PATTERN = "<results_dir>/{model}/{dataset}/{method}/{density}/seed{seed}/<file>"
+
+
+class UnknownTargetError(ValueError):
+    """A requested file that no rule writes."""
+
+
+def check_target(target: str, results_dir: str) -> None:
+    """Refuse a path under the results folder that looks like a cell's file but is not one, naming what is."""
+    prefix = results_dir.rstrip("/") + "/"
+    if not target.startswith(prefix):
+        return
+    parts = target[len(prefix):].split("/")
+    if parts[0] in ("tables", "figures", "logs") or len(parts) < 2 or target.endswith(".yaml") or \
+            target.endswith(".html") or "logs" in parts:
+        return
+    problem = None
+    if len(parts) != 6:
+        problem = f"a cell's file lies 6 folders below {results_dir}, this path {len(parts)}"
+    elif not re.fullmatch(r"seed[0-9]+", parts[4]):
+        problem = f"{parts[4]!r} is not a seed folder (seed0, seed1, ...)"
+    elif parts[5] not in CELL_FILES:
+        problem = f"a cell has no file {parts[5]!r}"
+    if problem:
+        files = "\n".join(f"  {name:22} {what}" for name, what in CELL_FILES.items())
+        pattern = CELL_PATTERN.replace("<results_dir>", results_dir.rstrip("/"))
+        raise UnknownTargetError(f"no rule writes {target}: {problem}. A cell's files are {pattern}, where <file> "
+                                 f"is one of:\n{files}\ne.g. {prefix}vgg19/digits/n2nskip-rp/0.1/seed0/acc.json")
+
+
+# paths under the results folder that no rule writes: neither a cell's file nor under tables/, figures/, logs/
+UNKNOWN_TARGET_REGEX = (r"(?!(tables|figures|logs)/|[^/]+\.(yaml|html)$|"
+                        r"[^/]+/[^/]+/[^/]+/[^/]+/seed[0-9]+/(" + "|".join(re.escape(f) for f in CELL_FILES) + r")$)"
+                        r"[^/].*")

@@ -29,32 +29,45 @@ def _wrap(frame: pd.DataFrame, most: int = 4) -> int:
 
 
 def convergence_figure(frame: pd.DataFrame) -> plt.Figure:
-    """Test accuracy per epoch, one line per method (mean and sd band over seeds)."""
+    """Test accuracy per epoch, one line per method (mean and sd band over seeds), a panel per model and cell."""
+    from matplotlib.ticker import MaxNLocator
+
     frame = frame.assign(panel=frame["model"] + " " + frame["dataset"] + " d=" + frame["density"].astype(str))
-    grid = sns.relplot(data=frame, x="epoch", y="test_accuracy", hue="method", col="panel", kind="line",
-                       errorbar="sd", height=3.5, aspect=1.3, facet_kws={"sharey": False})
+    grid = sns.relplot(data=frame, x="epoch", y="test_accuracy", hue="method", col="panel", col_wrap=_wrap(frame),
+                       kind="line", errorbar="sd", height=3.5, aspect=1.3, facet_kws={"sharey": False})
     grid.set_axis_labels("epoch", "test accuracy (%)")
     grid.set_titles("{col_name}")
+    for ax in grid.axes.flat:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
     return grid.figure
 
 
+# this run's methods get filled markers; the paper's points are crosses, a marker no method uses
+RUN_MARKERS = ["o", "s", "^", "D", "v", "P"]
+PAPER_MARKER = "X"
+
+
 def skip_comparison_figure(frame: pd.DataFrame) -> plt.Figure:
-    """Test error against density: N2NSkip vs ResSkip (paper's Figure 6), paper's points as crosses."""
+    """Test error against density: N2NSkip vs ResSkip (paper's Figure 6), the paper's points as crosses."""
     frame = frame.assign(test_error=100 - frame["test_accuracy"], source="this run")
     ref = load_reference("skip_comparison")
     ref = ref[ref["model"].isin(frame["model"]) & ref["dataset"].isin(frame["dataset"])]
+    methods = sorted(frame["method"].unique())
+    markers = dict(zip(methods, RUN_MARKERS))
     panels = sorted(frame["dataset"].unique())
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
     for ax, dataset in zip(axes[0], panels):
         sub = frame[frame["dataset"] == dataset]
-        sns.lineplot(data=sub, x="density", y="test_error", hue="method", style="method", markers=True,
-                     errorbar="sd", ax=ax)
+        sns.lineplot(data=sub, x="density", y="test_error", hue="method", style="method", markers=markers,
+                     dashes=False, hue_order=methods, errorbar="sd", ax=ax)
         paper = ref[ref["dataset"] == dataset]
+        title = f"{sub['model'].iloc[0]} {dataset}"
         if len(paper):
-            sns.scatterplot(data=paper, x="density", y="test_error", hue="method", marker="X", s=50,
-                            legend=False, ax=ax, alpha=0.6)
+            sns.scatterplot(data=paper, x="density", y="test_error", hue="method", hue_order=methods,
+                            marker=PAPER_MARKER, s=50, legend=False, ax=ax, alpha=0.6)
+            title += " (crosses: the paper)"
         ax.set_xscale("log")
-        ax.set_title(f"{sub['model'].iloc[0]} {dataset} (x: paper)")
+        ax.set_title(title)
         ax.set_xlabel("density")
         ax.set_ylabel("test error (%)")
     fig.tight_layout()
@@ -99,15 +112,34 @@ def scree_figure(frame: pd.DataFrame, t_sat: float) -> plt.Figure:
 
 
 def pruner_comparison_figure(frame: pd.DataFrame) -> plt.Figure:
-    """Test accuracy of every pruner without and with N2NSkip, one panel per (model, density)."""
+    """Test accuracy of every pruner without and with N2NSkip (mean and sd over seeds), one panel per
+    (model, density); a pair the grid did not run is marked "not run", not drawn as an empty bar."""
     frame = frame.assign(pruner=frame["method"].str.replace(r"^(n2nskip|resskip)-", "", regex=True),
                          skips=np.where(frame["method"].str.startswith("n2nskip-"), "with N2NSkip", "without"),
                          panel=frame["model"] + " " + frame["dataset"] + " d=" + frame["density"].astype(str))
-    grid = sns.catplot(data=frame, x="pruner", y="test_accuracy", hue="skips", col="panel", kind="bar",
-                       errorbar="sd", height=3.5, aspect=1.4, hue_order=["without", "with N2NSkip"])
-    grid.set_axis_labels("pruner", "test accuracy (%)")
-    grid.set_titles("{col_name}")
-    return grid.figure
+    pruners = list(dict.fromkeys(frame["pruner"]))
+    kinds = ["without", "with N2NSkip"]
+    colours = dict(zip(kinds, sns.color_palette(n_colors=2)))
+    panels = list(dict.fromkeys(frame["panel"]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(1.1 * len(pruners) + 1.5, 3.6), squeeze=False, sharey=True)
+    for ax, panel in zip(axes[0], panels):
+        stats = frame[frame["panel"] == panel].groupby(["pruner", "skips"])["test_accuracy"].agg(["mean", "std"])
+        for j, kind in enumerate(kinds):
+            for i, pruner in enumerate(pruners):
+                x = i + (j - 0.5) * 0.4
+                if (pruner, kind) in stats.index:
+                    mean, sd = stats.loc[(pruner, kind)]
+                    ax.bar(x, mean, 0.4, yerr=0 if np.isnan(sd) else sd, color=colours[kind],
+                           label=kind if kind not in ax.get_legend_handles_labels()[1] else None)
+                else:
+                    ax.text(x, 1, "not run", rotation=90, ha="center", va="bottom", fontsize=7, color="0.4")
+        ax.set_xticks(range(len(pruners)), pruners)
+        ax.set_title(panel)
+        ax.set_xlabel("pruner")
+    axes[0][0].set_ylabel("test accuracy (%)")
+    axes[0][-1].legend(title="skips", loc="lower right")
+    fig.tight_layout()
+    return fig
 
 
 def pruner_cost_figure(frame: pd.DataFrame) -> plt.Figure:

@@ -100,7 +100,7 @@ def markdown(table: pd.DataFrame, title: str, fmt: str = ".2f", health: HealthOp
     notes = "mean ± std over seeds" + (", paper's value in parentheses" if table["paper"].notna().any() else "")
     if health is not None:
         notes += f"; {legend(health)} (k: how many seeds)"
-    lines = [f"## {title}", "", notes, "",
+    lines = [f"## {title}, on {', '.join(sorted(table['dataset'].unique()))}", "", notes, "",
              "| model | method | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
     for (model, method), row in wide.iterrows():
         lines.append(f"| {model} | {method} | " + " | ".join(row.tolist()) + " |")

@@ -1,6 +1,7 @@
 # Config validation, wildcard constraints, paths and input functions shared by every rule.
 import n2n.cluster
 import n2n.config
+import n2n.outputs
 import n2n.stage
 import n2n.stop
 from n2n import registry
@@ -13,13 +14,14 @@ n2n.cluster.read_sacct_through(f"{workflow.basedir}/slurm/bin")
 # and this job's Snakemake process must not die of it (its default action) and take the job with it
 n2n.stop.ignore_stop_signal()
 
-# the schema (n2n/schemas/config.schema.yaml) and the registries, once, every problem in one message
-# (Snakemake's validate() would stop at the first)
-n2n.config.check_config(config)
-
-R = config["results_dir"]
-DATA = config["data_root"]
+R = config.get("results_dir", "results")
+DATA = config.get("data_root", "data")
 ENV = "../envs/n2n.yaml"
+
+# Before any job: the schema (n2n/schemas/config.schema.yaml) and the registries, every problem in
+# one message (Snakemake's validate() would stop at the first), said without Snakemake's traceback
+# (a file no rule writes: rule unknown_target, at the end)
+n2n.config.stop_on_error(n2n.config.check_config, config)
 
 
 def cell_file(name):
@@ -146,3 +148,19 @@ onsuccess:
 
 onerror:
     n2n.stage.stop_server(STAGE_SERVER.pop() if STAGE_SERVER else None)
+
+
+# A requested file under the results folder that no rule writes (a misspelt cell file, a path without
+# its seed folder): this rule matches only such paths, and names what a cell's files are called
+# instead of Snakemake's bare "No rule to produce".
+rule unknown_target:
+    output:
+        f"{R}/{{unknown}}",
+    wildcard_constraints:
+        unknown=n2n.outputs.UNKNOWN_TARGET_REGEX,
+    input:
+        lambda wc: n2n.config.stop_on_error(n2n.outputs.check_target, f"{R}/{wc.unknown}", R),
+    log:
+        in_results("logs/unknown_target/{unknown}.log"),
+    shell:
+        "exit 1"

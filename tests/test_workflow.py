@@ -84,6 +84,8 @@ def test_one_cell_is_a_target(tiny_run):
     [
         ("vgg19/digits/rp/0.5x/seed0/acc.json", "density '0.5x' is not a number"),
         ("vgg11/digits/rp/0.1/seed0/acc.json", "unknown model 'vgg11'"),
+        ("vgg19/digits/rp/0.1/seed0/accuracy.json", "a cell has no file 'accuracy.json'. A cell's files are"),
+        ("vgg19/digits/rp/0.1/acc.json", "a cell's file lies 6 folders below"),
     ],
 )
 def test_malformed_target_is_refused(tmp_path, demo_config, target, message):
@@ -91,6 +93,8 @@ def test_malformed_target_is_refused(tmp_path, demo_config, target, message):
     proc = run_snakemake(["-n", f"{tmp_path}/results/{target}"], config, tmp_path, check=False)
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
+    if "cell's file" in message:  # the project's sentence stands alone, with the list of a cell's files
+        assert "\nno rule writes " in proc.stderr and "  acc.json " in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_bad_config_stops_before_any_job(tmp_path, demo_config):
