@@ -65,15 +65,6 @@ rule table:
         "../workflow_scripts/table.py"
 
 
-def health_cells():
-    """Every cell of the claims' grids once: their acc.json hold the health facts (n2n.health)."""
-    return list({c.path(R): c for output in CLAIM_GRIDS.values() for c in cells(output)}.values())
-
-
-def health_files():
-    return [f"{c.path(R)}/acc.json" for c in health_cells()]
-
-
 rule claims:
     input:
         unpack(lambda wc: {name: grid_files(output) for name, output in CLAIM_GRIDS.items()}),

@@ -20,7 +20,7 @@ ENV = "../envs/n2n.yaml"
 
 # Before any job: the schema (n2n/schemas/config.schema.yaml) and the registries, every problem in
 # one message (Snakemake's validate() would stop at the first), said without Snakemake's traceback
-# (a file no rule writes: rule unknown_target, at the end)
+# (requested files that nothing writes: rules/unknown.smk)
 n2n.config.stop_on_error(n2n.config.check_config, config)
 
 
@@ -107,6 +107,15 @@ def grid_files(output):
     return [f"{c.path(R)}/{output.cell_file}" for c in cells(output)]
 
 
+def health_cells():
+    """Every cell of the claims' grids once: their acc.json hold the health facts (n2n.health)."""
+    return list({c.path(R): c for output in CLAIM_GRIDS.values() for c in cells(output)}.values())
+
+
+def health_files():
+    return [f"{c.path(R)}/acc.json" for c in health_cells()]
+
+
 def grid_summary(output):
     """The cells of a table or figure in words, for its report caption."""
     cs = cells(output)
@@ -149,18 +158,3 @@ onsuccess:
 onerror:
     n2n.stage.stop_server(STAGE_SERVER.pop() if STAGE_SERVER else None)
 
-
-# A requested file under the results folder that no rule writes (a misspelt cell file, a path without
-# its seed folder): this rule matches only such paths, and names what a cell's files are called
-# instead of Snakemake's bare "No rule to produce".
-rule unknown_target:
-    output:
-        f"{R}/{{unknown}}",
-    wildcard_constraints:
-        unknown=n2n.outputs.UNKNOWN_TARGET_REGEX,
-    input:
-        lambda wc: n2n.config.stop_on_error(n2n.outputs.check_target, f"{R}/{wc.unknown}", R),
-    log:
-        in_results("logs/unknown_target/{unknown}.log"),
-    shell:
-        "exit 1"
