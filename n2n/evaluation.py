@@ -58,11 +58,9 @@ def run_evaluate(model_path: str, mask_path: str, out_path: str, dataset: str, d
                  metrics_path: str | None = None) -> dict[str, Any]:
     """The evaluate stage: accuracy, density, cost and health (n2n.health) of a trained cell; `metrics_path`
     (the training's per-epoch metrics) gives the health test its losses."""
-    import pandas as pd
-
     from n2n.data import load_dataset
     from n2n.health import learning_record, mask_health
-    from n2n.io import write_json
+    from n2n.io import read_parquet, write_json
     from n2n.masks import load_masks
     from n2n.modelfiles import load_model
     from n2n.numerics import resolve_device
@@ -81,7 +79,7 @@ def run_evaluate(model_path: str, mask_path: str, out_path: str, dataset: str, d
         **density_report(model, masks),
         **cost_report(model),
         **mask_health(model, masks),
-        **learning_record(pd.read_parquet(metrics_path)["train_loss"].tolist() if metrics_path else [],
+        **learning_record(read_parquet(metrics_path)["train_loss"].tolist() if metrics_path else [],
                           data.info.classes),
     }
     log.info("test accuracy %.2f%%, density %.5f (target %s); fewest kept in a layer %d (%s), outputs reached "

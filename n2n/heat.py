@@ -158,18 +158,21 @@ def run_heat_signature(adjacency_path: str, nodes_path: str, heat_path: str, dis
                        layers_path: str, scree_path: str, reference_heat_path: str | None,
                        connectivity: dict) -> None:
     """The heat_signature stage: S(t) of one cell, F(t) against its dense reference, per-layer means, scree."""
-    from n2n.io import write_parquet
+    from n2n.io import read_parquet, unreadable, write_parquet
 
     c = connectivity
-    adjacency = sp.load_npz(adjacency_path)
-    nodes = pd.read_parquet(nodes_path)
+    try:
+        adjacency = sp.load_npz(adjacency_path)
+    except (ValueError, OSError) as err:  # a cut or foreign file (not a missing one: Snakemake sees to that)
+        raise unreadable(adjacency_path, "adjacency file", err) from None
+    nodes = read_parquet(nodes_path)
     sources = nodes["is_source"].to_numpy(dtype=float)
     ts = t_grid(c["t_min"], c["t_max"], c["t_points"], c["t_sat"])
     signature = heat_signature(adjacency, sources, ts, c["laplacian"], c["tol"])
     if reference_heat_path is None:
         f = np.zeros(len(ts))
     else:
-        ref_ts, ref = frame_signature(pd.read_parquet(reference_heat_path))
+        ref_ts, ref = frame_signature(read_parquet(reference_heat_path))
         if ref.shape != signature.shape or not np.allclose(np.sort(ts), ref_ts):
             raise ValueError(f"{reference_heat_path} was computed on another graph or t grid; rerun its heat_signature")
         order = np.argsort(ts)

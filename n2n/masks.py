@@ -112,7 +112,7 @@ def save_masks(path: str | Path, masks: dict[str, torch.Tensor], meta: dict[str,
         arrays[f"m{i}"] = pack_mask(mask)
         shapes[name] = list(mask.shape)
     arrays["__shapes__"] = np.array(json.dumps(shapes))
-    with atomic_path(path) as tmp:
+    with atomic_path(path, sum(a.nbytes for a in arrays.values())) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
 

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from n2n.io import atomic_path
+from n2n.io import atomic_path, tensor_bytes
 from n2n.masks import check_pruned_are_zero, pack_mask, unpack_mask
 
 CHECKPOINT_FORMAT = "n2n-train-checkpoint-v1"
@@ -23,9 +23,10 @@ class CheckpointError(RuntimeError):
 
 def save_checkpoint(path: Path, identity: dict[str, Any], epoch: int, model: nn.Module,
                     optimizer: torch.optim.Optimizer, metrics: list[dict[str, float]]) -> None:
-    with atomic_path(path) as tmp:
-        torch.save({"format": CHECKPOINT_FORMAT, "identity": identity, "epoch": epoch,
-                    "model": model.state_dict(), "optimizer": optimizer.state_dict(), "metrics": metrics}, tmp)
+    state = {"format": CHECKPOINT_FORMAT, "identity": identity, "epoch": epoch, "model": model.state_dict(),
+             "optimizer": optimizer.state_dict(), "metrics": metrics}
+    with atomic_path(path, tensor_bytes(state)) as tmp:
+        torch.save(state, tmp)
 
 
 def load_checkpoint(path: Path, identity: dict[str, Any]) -> dict[str, Any]:
@@ -63,9 +64,10 @@ def save_model(path: str | Path, model: nn.Module, meta: dict[str, Any],
         weight, kept = state.pop(name), mask.cpu()
         sparse[name] = {"shape": list(weight.shape), "bits": torch.from_numpy(pack_mask(kept)),
                         "values": weight[kept]}
-    with atomic_path(path) as tmp:
-        torch.save({"format": MODEL_FORMAT, "arch": model.arch.to_dict(), "meta": meta, "state_dict": state,
-                    "sparse": sparse}, tmp)
+    saved = {"format": MODEL_FORMAT, "arch": model.arch.to_dict(), "meta": meta, "state_dict": state,
+             "sparse": sparse}
+    with atomic_path(path, tensor_bytes(saved)) as tmp:
+        torch.save(saved, tmp)
 
 
 def _dense_weight(entry: dict[str, Any]) -> torch.Tensor:

@@ -102,7 +102,7 @@ def begin_attempt(checkpoint: str | Path, epoch: int, name: str, env: Mapping[st
             f"epoch {epoch} and none checkpointed another epoch: an allocation is shorter than one epoch and the "
             "start-up, or the training fails before it ends one (see this log). Raise resources.train.runtime or "
             "fix the error, then run Snakemake again")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fh.write(json.dumps({"run": run, "job": job, "host": os.uname().nodename, "epoch": epoch,
-                             "time": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
+    from n2n.io import append_line
+
+    append_line(path, json.dumps({"run": run, "job": job, "host": os.uname().nodename, "epoch": epoch,
+                                  "time": time.strftime("%Y-%m-%dT%H:%M:%S")}))

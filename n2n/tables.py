@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from n2n.health import AT_CHANCE, CUT_APART, FIELDS, LOSS_NEVER_FELL, MARKS, HealthOptions, health_column, legend
-from n2n.io import read_json, write_parquet, write_text
+from n2n.io import read_json, read_parquet, write_parquet, write_text
 from n2n.outputs import TABLES
 from n2n.reference import load_reference
 
@@ -143,7 +143,7 @@ def run_table(name: str, inputs: list[str], keys: list[dict[str, Any]], parquet_
     if name == "table3":
         frames = []
         for path, key in zip(inputs, keys):
-            f = pd.read_parquet(path)
+            f = read_parquet(path)
             frames.append(f.assign(**{k: key[k] for k in [*KEYS, "seed"]}))
         table = connectivity_table(frames, t_sat)
         text = markdown(table[table["is_t_sat"]], f"{TABLES[name].title} at t_sat = {t_sat:g}", fmt=".2e")
