@@ -241,7 +241,7 @@ def skip_claims(acc: pd.DataFrame, high_sparsity: float) -> list[dict[str, Any]]
         base = pairs.key["base"]
         rows.append(_row(CLAIMS[5], pairs, f"n2nskip-{base} − resskip-{base}", "test accuracy (%)",
                          _paper_effect(ref, "accuracy", pairs.key["model"], pairs.key["dataset"], f"n2nskip-{base}",
-                                       f"resskip-{base}", pairs.key["density"], "Figure 6 (read off)")))
+                                       f"resskip-{base}", pairs.key["density"], "Figure 6, read off")))
     return rows
 
 
@@ -285,7 +285,8 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     Accuracy claims (1, 2, 3, 5): the rows' mean difference, equally weighted, with a t interval from the
     rows' standard errors (the rows are independent cells; degrees of freedom: the smallest row's, which
     errs wide). Claim 4: F differs by orders of magnitude between cells, so only its sign is pooled: the
-    rows with the paper's sign, and a two-sided sign test over the rows.
+    rows with the paper's sign, and a two-sided sign test over the rows. The claims' lines are one more
+    family: their p-values are Holm-corrected together, as the rows are within a claim.
     """
     from scipy import stats
 
@@ -295,7 +296,8 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
         reliable = rows[rows["n_pairs"] >= MIN_PAIRS]
         tally = ", ".join(f"{n} {v}" for v, n in rows["verdict"].value_counts().items())
         line = {"claim": number, "statement": claim.statement, "rows": len(rows), "reliable_rows": len(reliable),
-                "tally": tally, "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan}
+                "tally": tally, "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "half_width": np.nan,
+                "reference_effect": np.nan, "p_value": np.nan, "direction": 0}
         if rows.empty:
             line.update(verdict="not run", text="no cells in this run")
         elif reliable.empty:
@@ -306,24 +308,36 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
         elif number == 4:
             agree = int((np.sign(reliable["difference"]) == claim.direction).sum())
             p = float(stats.binomtest(agree, len(reliable)).pvalue)
-            side = "supported" if agree * 2 > len(reliable) else "contradicted"
-            line.update(p_value=p, verdict=side if p < ALPHA else "inconclusive",
-                        text=f"F lower with N2NSkip in {agree} of {len(reliable)} reliable rows (sign test p = {p:.2g})")
+            line.update(p_value=p, direction=claim.direction if agree * 2 > len(reliable) else -claim.direction,
+                        text=f"F lower with N2NSkip in {agree} of {len(reliable)} reliable rows (sign test p = {p:.2g}")
         else:
+            df = int(reliable["n_pairs"].min()) - 1
             se = (reliable["half_width"] / stats.t.ppf(0.5 + LEVEL / 2, reliable["n_pairs"] - 1)).to_numpy()
             estimate = float(reliable["difference"].mean())
-            half = float(stats.t.ppf(0.5 + LEVEL / 2, int(reliable["n_pairs"].min()) - 1)
-                         * np.sqrt((se ** 2).sum()) / len(reliable))
-            low, high = estimate - half, estimate + half
-            side = "supported" if low * claim.direction > 0 else "contradicted" if high * claim.direction < 0 else \
-                "inconclusive"
-            if low <= 0 <= high and (reliable["verdict"] == "underpowered").all():
-                side = "underpowered"
-            line.update(estimate=estimate, ci_low=low, ci_high=high, verdict=side,
-                        text=f"mean difference {estimate:+.2f} points [{low:.2f}, {high:.2f}] over "
-                             f"{len(reliable)} reliable rows")
+            pooled_se = float(np.sqrt((se ** 2).sum()) / len(reliable))
+            half = float(stats.t.ppf(0.5 + LEVEL / 2, df) * pooled_se)
+            p = float(2 * stats.t.sf(abs(estimate) / pooled_se, df)) if pooled_se > 0 else float(estimate == 0)
+            line.update(estimate=estimate, ci_low=estimate - half, ci_high=estimate + half, half_width=half, p_value=p,
+                        reference_effect=float(reliable["reference_effect"].abs().mean()),
+                        direction=int(np.sign(estimate)),
+                        text=f"mean difference {estimate:+.2f} points [{estimate - half:.2f}, {estimate + half:.2f}] "
+                             f"over {len(reliable)} reliable rows (p = {p:.2g}")
         out.append(line)
-    return pd.DataFrame(out)
+    lines = pd.DataFrame(out)
+    lines["p_holm"] = holm(lines["p_value"].tolist())
+    for i, line in lines.iterrows():
+        if line["verdict"] in ("not run", "unreliable"):
+            continue
+        claim = CLAIMS[int(line["claim"])]
+        if line["p_holm"] < ALPHA:
+            verdict_ = "supported" if line["direction"] == claim.direction else "contradicted"
+        elif pd.notna(line["reference_effect"]) and line["half_width"] > line["reference_effect"]:
+            verdict_ = "underpowered"
+        else:
+            verdict_ = "inconclusive"
+        lines.loc[i, "verdict"] = verdict_
+        lines.loc[i, "text"] = f"{line['text']}; Holm over the claims: {line['p_holm']:.2g})"
+    return lines
 
 
 def _number(v: Any, fmt: str) -> str:

@@ -137,7 +137,7 @@ def pruner_comparison_figure(frame: pd.DataFrame) -> plt.Figure:
         ax.set_title(panel)
         ax.set_xlabel("pruner")
     axes[0][0].set_ylabel("test accuracy (%)")
-    axes[0][-1].legend(title="skips", loc="lower right")
+    axes[0][-1].legend(title="skips", loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside, not over the bars
     fig.tight_layout()
     return fig
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import SMALL_SKIPS
-from n2n.claims import ClaimOptions, claims_markdown, claims_table, holm, interval, p_value, summary
+from n2n.claims import VERDICTS, ClaimOptions, claims_markdown, claims_table, holm, interval, p_value, summary
 from n2n.health import HealthOptions
 
 
@@ -57,6 +57,10 @@ def test_each_verdict_from_frames_built_for_it():
         assert len(rows) == 1 and rows["verdict"].iloc[0] == "not run"
     lines = summary(table).set_index("claim")
     assert lines.loc[1, "reliable_rows"] == 4 and lines.loc[4, "verdict"] == "not run"
+    # the pooled claim-1 line: the mean of the 4 reliable rows' differences, Holm-corrected with claim 2's line
+    assert lines.loc[1, "estimate"] == pytest.approx(first[first["n_pairs"] >= 3]["difference"].mean())
+    assert lines["p_holm"].tolist() == pytest.approx(holm(lines["p_value"].tolist()), nan_ok=True)
+    assert lines.loc[1, "p_holm"] >= lines.loc[1, "p_value"] and lines.loc[1, "verdict"] in VERDICTS
     assert claims_markdown(table).startswith("## The paper's claims, in one line each")
 
 
@@ -113,7 +117,7 @@ def test_early_epochs_and_skip_comparison_claims_read_their_own_cells():
     assert three["reference_source"].iloc[0] == "Table 1's final gain"
     five = table[table["claim"] == 5]
     assert five["density"].tolist() == [0.05] and five["verdict"].tolist() == ["supported"]  # 0.2 is not high sparsity
-    assert five["reference_source"].iloc[0] == "Figure 6 (read off)"
+    assert five["reference_source"].iloc[0] == "Figure 6, read off"
 
 
 def test_a_data_set_without_paper_values_takes_cifar10s_and_says_so():
