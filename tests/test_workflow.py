@@ -44,8 +44,10 @@ def test_cell_outputs_are_documented_and_exact(tiny_run):
         cell = tmp / "results" / "vgg19" / "digits" / method / density / "seed0"
         acc = json.loads((cell / "acc.json").read_text())
         for key in ("test_accuracy", "target_density", "density", "params_nonzero", "params_dense", "epochs",
-                    "device", "seconds"):
+                    "device", "seconds", "min_layer_kept", "min_layer_kept_name", "outputs_reached", "outputs",
+                    "cut_apart", "chance_accuracy", "train_loss_first", "train_loss_best_later"):
             assert key in acc
+        assert acc["outputs"] == 10 and acc["chance_accuracy"] == 10.0
         assert abs(acc["density"] - acc["target_density"]) <= 1e-3 * acc["target_density"]
         metrics = pd.read_parquet(cell / "metrics.parquet")
         assert list(metrics.columns) == ["epoch", "lr", "train_loss", "train_accuracy", "test_loss",
@@ -59,6 +61,10 @@ def test_cell_outputs_are_documented_and_exact(tiny_run):
         layers = pd.read_parquet(cell / "heat_layers.parquet")
         assert layers["tensor"].nunique() == nodes["tensor"].nunique()
         assert not list(cell.glob("*.tmp*")) and not (cell / "train_checkpoint.pt").exists()
+    claims = pd.read_parquet(tmp / "results" / "tables" / "claims.parquet")
+    assert {"n_pairs", "n_excluded", "excluded", "half_width", "p_value", "p_holm", "reference_effect",
+            "reference_source", "verdict"} <= set(claims)
+    assert set(claims["verdict"]) <= {"unreliable", "not run"}  # one seed: no verdict but the reason
     assert (tmp / "results/vgg19/digits/n2nskip-rp/0.1/seed0/skip_mask.npz").exists()
     assert not (tmp / "results/vgg19/digits/rp/0.1/seed0/skip_mask.npz").exists()
 
