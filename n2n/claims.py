@@ -297,7 +297,7 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
         tally = ", ".join(f"{n} {v}" for v, n in rows["verdict"].value_counts().items())
         line = {"claim": number, "statement": claim.statement, "rows": len(rows), "reliable_rows": len(reliable),
                 "tally": tally, "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "half_width": np.nan,
-                "reference_effect": np.nan, "p_value": np.nan, "direction": 0}
+                "reference_effect": np.nan, "p_value": np.nan, "direction": 0, "verdict": "", "text": ""}
         if rows.empty:
             line.update(verdict="not run", text="no cells in this run")
         elif reliable.empty:

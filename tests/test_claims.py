@@ -120,6 +120,19 @@ def test_early_epochs_and_skip_comparison_claims_read_their_own_cells():
     assert five["reference_source"].iloc[0] == "Figure 6, read off"
 
 
+def test_every_claim_tested_gives_five_summary_lines():
+    acc = accuracies({0.1: [1.0, 1.2, 0.9, 1.1, 1.0], 0.05: [2.0, 2.4, 2.1, 2.2, 2.3]})
+    metrics = acc.assign(epoch=1)
+    heat = acc.assign(t=1.0, F=lambda f: np.where(f["method"] == "rp", 0.5, 0.1) + 0.01 * f["seed"])
+    skips = acc.assign(method=lambda f: f["method"].str.replace("^rp$", "resskip-rp", regex=True))
+    table = claims_table(acc, metrics, heat, skips, t_sat=1.0)
+    lines = summary(table).set_index("claim")
+    assert (lines["reliable_rows"] > 0).all() and set(lines["verdict"]) <= {"supported", "inconclusive",
+                                                                           "underpowered"}
+    assert lines.loc[1, "verdict"] == "supported" and lines.loc[1, "text"].startswith("mean difference +1.")
+    assert "Holm over the claims" in lines.loc[4, "text"]
+
+
 def test_a_data_set_without_paper_values_takes_cifar10s_and_says_so():
     acc = accuracies({0.1: [1.0, 1.2, 0.9, 1.1, 1.0]}).assign(dataset="digits")
     row = claims_table(acc, EMPTY, EMPTY, EMPTY, t_sat=1.0).iloc[0]
