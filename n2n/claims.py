@@ -30,8 +30,8 @@ COLUMNS = ["claim", "statement", "model", "dataset", "density", "base", "compari
            "reference_effect", "reference_source", "verdict"]
 
 VERDICTS = {
-    "supported": "the Holm-corrected test rejects no difference, and the difference has the paper's sign",
-    "contradicted": "the Holm-corrected test rejects no difference, and the difference has the opposite sign",
+    "supported": "the Holm-corrected test rejects a zero difference, and the difference has the paper's sign",
+    "contradicted": "the Holm-corrected test rejects a zero difference, and the difference has the opposite sign",
     "inconclusive": "no difference could be rejected, though the interval is narrow enough to have seen the "
                     "paper's effect",
     "underpowered": "no difference could be rejected, and the interval's half-width exceeds the paper's effect: "
