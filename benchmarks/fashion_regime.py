@@ -20,9 +20,8 @@ import torch
 
 from n2n.data import load_dataset
 from n2n.health import mask_health
+from n2n.connectivity import network_at_init
 from n2n.models import build_model, make_arch
-from n2n.pruners import prune
-from n2n.skips import add_skips
 from n2n.training import Recipe, train
 
 SKIPS = {"share": 0.5, "every": 3, "kernel_size": "target", "batchnorm": True, "resample": "maxpool"}
@@ -45,7 +44,8 @@ def dense(args: argparse.Namespace) -> None:
         accuracies.append(rows[-1]["test_accuracy"])
         curve = ", ".join(f"{r['test_accuracy']:.1f}" for r in rows)
         print(f"{args.model} w{args.width} {args.dataset} {args.train_images or 'all'} images {args.epochs} epochs "
-              f"crop {data.info.crop_padding} flip {data.info.hflip} lr {args.lr} seed {seed}: {accuracies[-1]:.2f} % in {time.perf_counter() - began:.0f} s "
+              f"crop {data.info.crop_padding} flip {data.info.hflip} lr {args.lr} seed {seed}: {accuracies[-1]:.2f} % "
+              f"in {time.perf_counter() - began:.0f} s "
               f"(epochs: {curve})", flush=True)
     if len(accuracies) > 1:
         print(f"mean {statistics.mean(accuracies):.2f}, sd {statistics.stdev(accuracies):.2f}")
@@ -56,12 +56,9 @@ def health(args: argparse.Namespace) -> None:
     for method in args.methods:
         for density in args.densities:
             for seed in args.seeds:
-                arch = make_arch(args.model, args.dataset, method, args.width, SKIPS)
-                masks, meta = prune(arch, method, density, seed, SKIPS["share"],
-                                    lambda: data, None)
-                if arch.skip_kind is not None:
-                    masks, meta = add_skips(arch, masks, meta, seed)
-                h = mask_health(build_model(arch, seed), masks)
+                # pruned weights are exactly zero in the network at initialisation: its weights are its masks
+                net = network_at_init(args.model, args.dataset, method, density, seed, args.width, SKIPS, lambda: data)
+                h = mask_health(net, {})
                 print(f"{args.model} w{args.width} {method} {density} seed {seed}: fewest kept {h['min_layer_kept']} "
                       f"({h['min_layer_kept_name']}), outputs reached {h['outputs_reached']}/{h['outputs']}"
                       f"{' CUT APART' if h['cut_apart'] else ''}", flush=True)

@@ -47,8 +47,7 @@ def main() -> None:
                 net = build_model(make_arch(model, cell.dataset, cell.method, model_width(config, model), skips), 0)
                 per_image_of[key] = cost_report(net)["macs"]
             per_image = per_image_of[key]
-            seen = (images or {"fashion_mnist": 60000, "fashion_mnist_16": 60000, "cifar10": 50000,
-                               "cifar100": 50000, "imagenet": 1281167}.get(cell.dataset, 0)) * recipe["epochs"]
+            seen = (images or dataset_record(cell.dataset).train_size) * recipe["epochs"]
             macs_all += 3 * per_image * seen
             hours += seen / speed[model] / 3600
         dense = build_model(make_arch(model, mine[0].dataset, "dense", model_width(config, model), skips), 0)

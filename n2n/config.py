@@ -147,17 +147,16 @@ def grid_cells(config: dict[str, Any], section: str, name: str) -> list[Cell]:
     cells: dict[Cell, None] = {}
     for model in grid["models"]:
         for dataset, method, density, seed in itertools.product(
-            grid["datasets"], grid["methods"], grid_densities(grid, model), seeds
+            grid["datasets"], grid["methods"], for_model(grid["densities"], model), seeds
         ):
             d = 1.0 if method == "dense" else float(density)
             cells[Cell(model, dataset, method, registry.format_density(d), int(seed))] = None
     return list(cells)
 
 
-def grid_densities(grid: dict[str, Any], model: str) -> list[float]:
-    """A grid's densities for a model: `densities` is one list for every model, or one per model."""
-    densities = grid["densities"]
-    return list(densities[model] if isinstance(densities, dict) else densities)
+def for_model(option: Any, model: str) -> Any:
+    """An option given once for every model, or as a mapping with one value per model (width, densities)."""
+    return option[model] if isinstance(option, dict) else option
 
 
 def training_recipe(config: dict[str, Any], dataset: str) -> dict[str, Any]:
@@ -170,8 +169,7 @@ def training_recipe(config: dict[str, Any], dataset: str) -> dict[str, Any]:
 
 def model_width(config: dict[str, Any], model: str) -> float:
     """The width multiplier of a model: `width` is one number for every model, or one per model."""
-    width = config["width"]
-    return float(width[model] if isinstance(width, dict) else width)
+    return float(for_model(config["width"], model))
 
 
 def write_config(config: dict[str, Any], path: str | Path) -> None:

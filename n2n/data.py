@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from n2n.distributed import SINGLE, Ranks
-from n2n.registry import Dataset, MissingDataError, check_data, dataset
+from n2n.registry import FASHION_FILES, Dataset, MissingDataError, check_data, dataset
 
 
 class Normalise:
@@ -196,8 +196,9 @@ def load_cifar(name: str, data_root: str, num_workers: int = 0) -> ResidentData:
 
 
 IDX_MAGIC = {3: 0x0803, 1: 0x0801}  # unsigned bytes, with 3 (images) or 1 (labels) dimensions
-FASHION_SHAPES = {"train-images-idx3-ubyte.gz": (60000, 28, 28), "train-labels-idx1-ubyte.gz": (60000,),
-                  "t10k-images-idx3-ubyte.gz": (10000, 28, 28), "t10k-labels-idx1-ubyte.gz": (10000,)}
+# the official files (n2n.registry.FASHION_FILES: training images, labels, test images, labels) and their shapes
+_FASHION_TRAIN = dataset("fashion_mnist").train_size
+FASHION_SHAPES = dict(zip(FASHION_FILES, [(_FASHION_TRAIN, 28, 28), (_FASHION_TRAIN,), (10000, 28, 28), (10000,)]))
 
 
 def read_idx(path: Path, shape: tuple[int, ...], how_to_get: str) -> np.ndarray:

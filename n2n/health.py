@@ -38,7 +38,7 @@ def mask_health(model: Any, masks: dict[str, Any]) -> dict[str, Any]:
     Paths follow the network's edges (n2n.models: main path, shortcuts, skips) through kept weights:
     input channel i reaches output channel j of a layer when the mask keeps any weight of w[j, i].
     """
-    from n2n.masks import prunable_parameters
+    from n2n.masks import is_skip, prunable_parameters
 
     names = {id(p): n for n, p in prunable_parameters(model).items()}
     channels = model.activation_channels
@@ -51,9 +51,8 @@ def mask_health(model: Any, masks: dict[str, Any]) -> dict[str, Any]:
             dst[:m] |= src[:m]
             continue
         name = names[id(edge.weight)]
-        mask = masks[name] if name in masks else edge.weight != 0
-        kept = np.asarray(mask.detach().cpu() if hasattr(mask, "detach") else mask, dtype=bool)
-        if edge.source == edge.target - 1 and not name.startswith("skips."):
+        kept = (masks[name] if name in masks else edge.weight != 0).detach().cpu().numpy().astype(bool)
+        if edge.source == edge.target - 1 and not is_skip(name):
             kept_by_layer[name] = int(kept.sum())
         slab = kept.reshape(kept.shape[0], kept.shape[1], -1).any(axis=2)  # (out, in)
         dst |= slab[:, src].any(axis=1)

@@ -79,26 +79,20 @@ class UnknownTargetError(ValueError):
 
 
 def check_target(target: str, results_dir: str) -> None:
-    """Refuse a path under the results folder that looks like a cell's file but is not one, naming what is."""
+    """Refuse a path under the results folder that no rule writes (UNKNOWN_TARGET_REGEX: rules/unknown.smk
+    asks only for those), naming what is wrong with it and what a cell's files are."""
     prefix = results_dir.rstrip("/") + "/"
-    if not target.startswith(prefix):
-        return
     parts = target[len(prefix):].split("/")
-    if parts[0] in ("tables", "figures", "logs") or len(parts) < 2 or target.endswith(".yaml") or \
-            target.endswith(".html") or "logs" in parts:
-        return
-    problem = None
     if len(parts) != 6:
         problem = f"a cell's file lies 6 folders below {results_dir}, this path {len(parts)}"
     elif not re.fullmatch(r"seed[0-9]+", parts[4]):
         problem = f"{parts[4]!r} is not a seed folder (seed0, seed1, ...)"
-    elif parts[5] not in CELL_FILES:
+    else:
         problem = f"a cell has no file {parts[5]!r}"
-    if problem:
-        files = "\n".join(f"  {name:22} {what}" for name, what in CELL_FILES.items())
-        pattern = CELL_PATTERN.replace("<results_dir>", results_dir.rstrip("/"))
-        raise UnknownTargetError(f"no rule writes {target}: {problem}. A cell's files are {pattern}, where <file> "
-                                 f"is one of:\n{files}\ne.g. {prefix}vgg19/digits/n2nskip-rp/0.1/seed0/acc.json")
+    files = "\n".join(f"  {name:22} {what}" for name, what in CELL_FILES.items())
+    pattern = CELL_PATTERN.replace("<results_dir>", results_dir.rstrip("/"))
+    raise UnknownTargetError(f"no rule writes {target}: {problem}. A cell's files are {pattern}, where <file> "
+                             f"is one of:\n{files}\ne.g. {prefix}vgg19/digits/n2nskip-rp/0.1/seed0/acc.json")
 
 
 # paths under the results folder that no rule writes: neither a cell's file nor under tables/, figures/, logs/

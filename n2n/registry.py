@@ -30,6 +30,7 @@ class Dataset:
     how_to_get: str = ""  # said when they do not
     download: str | None = None  # "module:function" fetching it into data_root (name, data_root); None: by hand
     system_folders: tuple[str, ...] = ()  # read from here when data_root/folder lacks it (a distribution's package)
+    train_size: int = 0  # training images (cost estimates before the data is read)
 
 
 CIFAR_HOW_TO_GET = "run `snakemake download_data` where there is network, or point data_root at a copy"
@@ -43,27 +44,28 @@ FASHION_HOW_TO_GET = ("get it either way: `snakemake download_data` fetches the 
 DATASETS: dict[str, Dataset] = {
     "cifar10": Dataset("cifar10", 3, 10, 32, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 4, True,
                        "n2n.data:load_cifar", "cifar-10-batches-py", ("data_batch_1", "test_batch"), CIFAR_HOW_TO_GET,
-                       "n2n.data:download_cifar"),
+                       "n2n.data:download_cifar", train_size=50000),
     "cifar100": Dataset("cifar100", 3, 100, 32, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), 4, True,
                         "n2n.data:load_cifar", "cifar-100-python", ("train", "test"), CIFAR_HOW_TO_GET,
-                        "n2n.data:download_cifar"),
+                        "n2n.data:download_cifar", train_size=50000),
     "imagenet": Dataset("imagenet", 3, 1000, 224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 0, True,
                         "n2n.imagenet:load_imagenet", "imagenet", ("train", "val"),
-                        "place the ImageFolder tree (train/, val/) there, e.g. with `python -m n2n prepare-imagenet`"),
+                        "place the ImageFolder tree (train/, val/) there, e.g. with `python -m n2n prepare-imagenet`",
+                        train_size=1281167),
     # Xiao et al. 2017, the official IDX files: 60,000 training and 10,000 test images, 28x28 grayscale.
     # fashion_mnist: zero-padded to 32x32, the paper's CIFAR input size, with its crop and flip (clothes and
     # shoes keep their class when mirrored). fashion_mnist_16: downsampled to 16x16 for CPU studies, flip
     # only: at 16 px a 2-px shift cuts a garment's outline and slows a short schedule (docs/studies.md)
     "fashion_mnist": Dataset("fashion_mnist", 1, 10, 32, (0.2190,), (0.3318,), 4, True,
                              "n2n.data:load_fashion_mnist", "fashion-mnist", FASHION_FILES, FASHION_HOW_TO_GET,
-                             "n2n.data:download_fashion_mnist", FASHION_SYSTEM_FOLDERS),
+                             "n2n.data:download_fashion_mnist", FASHION_SYSTEM_FOLDERS, 60000),
     "fashion_mnist_16": Dataset("fashion_mnist_16", 1, 10, 16, (0.2868,), (0.3218,), 0, True,
                                 "n2n.data:load_fashion_mnist", "fashion-mnist", FASHION_FILES, FASHION_HOW_TO_GET,
-                                "n2n.data:download_fashion_mnist", FASHION_SYSTEM_FOLDERS),
+                                "n2n.data:download_fashion_mnist", FASHION_SYSTEM_FOLDERS, 60000),
     # scikit-learn's 8x8 handwritten digits, upsampled to 16x16. No flips (they would confuse digits)
     # and no crops: the digits are centred and fill their frame, so a shift cuts strokes off and
     # slows learning (dense VGG19 reaches a lower accuracy in the demo's epochs with a 2-px crop)
-    "digits": Dataset("digits", 1, 10, 16, (0.306,), (0.319,), 0, False, "n2n.data:load_digits"),
+    "digits": Dataset("digits", 1, 10, 16, (0.306,), (0.319,), 0, False, "n2n.data:load_digits", train_size=1442),
 }
 
 

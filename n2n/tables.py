@@ -30,19 +30,25 @@ def _summarise(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame
     return out
 
 
+def seeds_column(reason: str) -> str:
+    """The table column counting a cell's seeds with this health reason: seeds_at_chance, ..."""
+    return "seeds_" + reason.replace(" ", "_")
+
+
 def accuracy_table(name: str, results: list[dict[str, Any]], health: HealthOptions = HealthOptions()
                    ) -> pd.DataFrame:
     """Table 1 or 2 from acc.json contents: accuracy (and measured density) per cell over seeds, and its
     health (n2n.health): whether the cell is cut apart, and how many seeds were at chance or never learned."""
     frame = pd.DataFrame(results)
     reasons = health_column(frame, health)
-    frame = frame.assign(**{f"seeds_{r.replace(' ', '_')}": reasons.str.contains(r) for r in
-                            (CUT_APART, AT_CHANCE, LOSS_NEVER_FELL)})
+    columns = [seeds_column(r) for r in (CUT_APART, AT_CHANCE, LOSS_NEVER_FELL)]
+    frame = frame.assign(**{c: reasons.str.contains(r) for c, r in zip(columns, (CUT_APART, AT_CHANCE,
+                                                                                 LOSS_NEVER_FELL))})
     table = _summarise(frame, KEYS, "test_accuracy")
-    counts = frame.groupby(KEYS, sort=False)[[c for c in frame if c.startswith("seeds_")]].sum()
+    counts = frame.groupby(KEYS, sort=False)[columns].sum()
     for column in counts:
         table[column] = counts[column].to_numpy().astype(int)
-    table["cut_apart"] = table.pop("seeds_cut_apart") > 0
+    table["cut_apart"] = table.pop(seeds_column(CUT_APART)) > 0
     if "min_layer_kept" in frame:
         table["min_layer_kept"] = frame.groupby(KEYS, sort=False)["min_layer_kept"].min().to_numpy()
     means = frame.groupby(KEYS, sort=False)[["measured_density", "layer_density_min", "layer_density_max",
@@ -74,7 +80,7 @@ def _health_marks(row: pd.Series) -> str:
     """† for a cut-apart cell; ‡k / §k for k seeds at chance / whose loss never fell."""
     marks = MARKS[CUT_APART] if bool(row.get("cut_apart", False)) else ""
     for reason in (AT_CHANCE, LOSS_NEVER_FELL):
-        k = row.get(f"seeds_{reason.replace(' ', '_')}", 0)
+        k = row.get(seeds_column(reason), 0)
         if pd.notna(k) and k:
             marks += f"{MARKS[reason]}{int(k)}"
     return f" {marks}" if marks else ""

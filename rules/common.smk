@@ -14,14 +14,14 @@ n2n.cluster.read_sacct_through(f"{workflow.basedir}/slurm/bin")
 # and this job's Snakemake process must not die of it (its default action) and take the job with it
 n2n.stop.ignore_stop_signal()
 
-R = config.get("results_dir", "results")
-DATA = config.get("data_root", "data")
-ENV = "../envs/n2n.yaml"
-
 # Before any job: the schema (n2n/schemas/config.schema.yaml) and the registries, every problem in
 # one message (Snakemake's validate() would stop at the first), said without Snakemake's traceback
 # (requested files that nothing writes: rules/unknown.smk)
 n2n.config.stop_on_error(n2n.config.check_config, config)
+
+R = config["results_dir"]
+DATA = config["data_root"]
+ENV = "../envs/n2n.yaml"
 
 
 def cell_file(name):
@@ -157,4 +157,3 @@ onsuccess:
 
 onerror:
     n2n.stage.stop_server(STAGE_SERVER.pop() if STAGE_SERVER else None)
-

@@ -108,6 +108,7 @@ def test_missing_imagenet_names_the_folder(tmp_path):
 def test_resident_data_moves_once():
     data = load_digits_data()
     assert isinstance(data, ResidentData) and data.train_x.dtype == torch.uint8
+    assert data.train_size == DATASETS["digits"].train_size  # the record's count, used before data is read
 
 
 @pytest.fixture()
