@@ -203,6 +203,14 @@ def test_fashion_mnist_reads_the_idx_files_at_its_records_size(small_fashion):
     assert torch.equal(subset.train_x, small.training_subset(10).train_x)
 
 
+def test_a_training_subset_the_classes_cannot_share_is_refused_by_name():
+    data = load_digits_data()
+    for images in (15, data.train_size + 10):  # not a multiple of the 10 classes; more than there are
+        with pytest.raises(ValueError, match=f"training.train_images = {images}: must be a multiple of the 10 "
+                                             "classes and at most the 1442 training images of digits"):
+            data.training_subset(images)
+
+
 @pytest.mark.parametrize("fault, problem", [
     ("missing", "missing"),
     ("truncated", "not a readable gzip file"),
