@@ -1,16 +1,18 @@
-"""Is a trained cell's test accuracy held down by BatchNorm's running statistics? Evaluates each cell
-as the pipeline does, then again after its BatchNorm statistics are re-estimated over its training
-images (a cumulative average in one pass, weights untouched).
+"""How many training images does re-estimating BatchNorm's statistics need (`training.bn_statistics_images`)?
+Evaluates each trained cell with its running averages, then with statistics re-estimated by
+`n2n.training.reestimate_batchnorm` over each number of training images asked for (weights untouched).
 
-    python benchmarks/bn_statistics.py results/study/resnet50/fashion_mnist_16/n2nskip-rp/0.1/seed1 ...
+    python benchmarks/bn_statistics.py results/study/resnet50/fashion_mnist_16/dense/1.0/seed* --images 1024 4096
 
-Prints both test accuracies per cell. The data set and training subset come from the config given
-(default: the study's); nothing is written.
+Prints one line per cell and a mean per image count. The data set and training subset come from the
+configs given (default: the study's); nothing is written.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import statistics
 from pathlib import Path
 
 import torch
@@ -23,35 +25,36 @@ def main() -> None:
     from n2n.data import load_dataset
     from n2n.evaluation import evaluate
     from n2n.modelfiles import load_model
+    from n2n.training import reestimate_batchnorm
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cells", nargs="+", help="cell folders holding model.pt")
+    parser.add_argument("--images", nargs="+", type=int, default=[1024, 2048, 4096, 12000])
     parser.add_argument("--configs", nargs="+", default=[ROOT / "config" / "demo.yaml", ROOT / "config" / "study.yaml"])
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = load_config(ROOT / "config.yaml", *args.configs)
     loaded: dict[str, object] = {}
+    columns: dict[str, list[float]] = {}
     for cell in map(Path, args.cells):
         dataset = cell.parts[-4]
         if dataset not in loaded:
             loaded[dataset] = load_dataset(dataset, config["data_root"])
         data = loaded[dataset]
-        images = training_recipe(config, dataset).get("train_images") or 0
-        train = data.training_subset(images) if images else data
-        model, _ = load_model(cell / "model.pt")
-        before = evaluate(model, data, 1000)[1]
-        for module in model.modules():
-            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                module.reset_running_stats()
-                module.momentum = None  # a cumulative average over the pass
-        model.train()
-        with torch.no_grad():
-            for x, _ in train.train_batches(128, torch.Generator().manual_seed(0)):
-                model(x)
-        after = evaluate(model, data, 1000)[1]
-        print(f"{cell}: test accuracy {before:.2f} % with the running statistics, {after:.2f} % with statistics "
-              f"re-estimated over {train.train_size} training images", flush=True)
+        recipe = training_recipe(config, dataset)
+        train = data.training_subset(recipe["train_images"]) if recipe.get("train_images") else data
+        trained, _ = load_model(cell / "model.pt")
+        row = {"running averages": evaluate(trained, data, 1000)[1]}
+        for images in args.images:
+            model = copy.deepcopy(trained)
+            reestimate_batchnorm(model, train, images, recipe["batch_size"])
+            row[f"{images} images"] = evaluate(model, data, 1000)[1]
+        for key, value in row.items():
+            columns.setdefault(key, []).append(value)
+        print(f"{cell}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()), flush=True)
+    print("mean (sd) over the cells: " + ", ".join(
+        f"{k} {statistics.mean(v):.2f} ({statistics.stdev(v) if len(v) > 1 else 0:.2f})" for k, v in columns.items()))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ def dense(args: argparse.Namespace) -> None:
                                         else args.crop, hflip=data.info.hflip if args.flip is None else args.flip)
     recipe = Recipe(epochs=args.epochs, batch_size=128, lr=args.lr, lr_step_epochs=args.lr_step_epochs,
                     lr_gamma=args.lr_gamma, momentum=0.9, weight_decay=5e-4, eval_batch_size=1000,
-                    train_images=args.train_images)
+                    train_images=args.train_images, bn_statistics_images=args.bn_statistics_images)
     accuracies = []
     for seed in args.seeds:
         net = build_model(make_arch(args.model, args.dataset, "dense", args.width, SKIPS), seed)
@@ -44,7 +44,8 @@ def dense(args: argparse.Namespace) -> None:
         accuracies.append(rows[-1]["test_accuracy"])
         curve = ", ".join(f"{r['test_accuracy']:.1f}" for r in rows)
         print(f"{args.model} w{args.width} {args.dataset} {args.train_images or 'all'} images {args.epochs} epochs "
-              f"crop {data.info.crop_padding} flip {data.info.hflip} lr {args.lr} seed {seed}: {accuracies[-1]:.2f} % "
+              f"crop {data.info.crop_padding} flip {data.info.hflip} lr {args.lr} "
+              f"BatchNorm statistics {args.bn_statistics_images or 'running'} seed {seed}: {accuracies[-1]:.2f} % "
               f"in {time.perf_counter() - began:.0f} s "
               f"(epochs: {curve})", flush=True)
     if len(accuracies) > 1:
@@ -76,6 +77,7 @@ def main() -> None:
     parser.add_argument("--lr-step-epochs", type=int, default=2)
     parser.add_argument("--lr-gamma", type=float, default=0.3)
     parser.add_argument("--train-images", type=int, default=12000)
+    parser.add_argument("--bn-statistics-images", type=int, default=0)
     parser.add_argument("--methods", nargs="+", default=["rp", "n2nskip-rp", "resskip-rp", "csp", "n2nskip-csp"])
     parser.add_argument("--densities", nargs="+", type=float, default=[0.1, 0.05, 0.02])
     parser.add_argument("--threads", type=int, default=1)

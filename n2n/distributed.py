@@ -65,6 +65,13 @@ class Ranks:
             dist.all_reduce(packed)
         return packed.tolist()
 
+    def average_(self, tensors: list[torch.Tensor]) -> None:
+        """Each tensor replaced by its mean over the ranks, in place, on its own device."""
+        if self.world > 1:
+            for tensor in tensors:
+                dist.all_reduce(tensor)
+                tensor.div_(self.world)
+
     def any(self, flag: bool) -> bool:
         return self.sum(float(flag))[0] > 0
 

@@ -32,6 +32,7 @@ from n2n.stop import StopRequested
 log = logging.getLogger(__name__)
 
 KILL_AFTER_EPOCH_ENV = "N2N_KILL_AFTER_EPOCH"  # tests: SIGKILL the job after this epoch's checkpoint
+BN_STATISTICS_ORDER = 7_000_003  # the seed of reestimate_batchnorm's image order, apart from every training's
 LAYOUT = torch.channels_last  # NHWC: faster convolutions, on the CPU too
 
 
@@ -50,6 +51,7 @@ class Recipe:
     weight_decay: float
     eval_batch_size: int
     train_images: int = 0  # 0: all; else a fixed class-balanced subset, the same for every seed and method
+    bn_statistics_images: int = 0  # 0: BatchNorm's running averages (the paper's); N: re-estimated before each test
     num_workers: int = 4
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on the CPU | bf16 | fp32
     compile: bool = False  # torch.compile the model (inductor: mode "max-autotune-no-cudagraphs")
@@ -100,6 +102,8 @@ def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: R
         began = time.perf_counter()
         train_loss, train_accuracy = one_epoch(run, data, epoch, seed)
         check_finite(train_loss, epoch, name, checkpoint)
+        if recipe.bn_statistics_images:
+            reestimate_batchnorm(model, data, recipe.bn_statistics_images, recipe.batch_size, recipe.precision, ranks)
         test_loss, test_accuracy = evaluate(model, data, recipe.eval_batch_size, recipe.precision, ranks)
         record(run, {"epoch": epoch + 1, "lr": recipe.lr_at(epoch), "train_loss": train_loss,
                      "train_accuracy": train_accuracy, "test_loss": test_loss, "test_accuracy": test_accuracy,
@@ -164,6 +168,42 @@ def one_epoch(run: Run, data: Any, epoch: int, seed: int) -> tuple[float, float]
         count += len(y)
     loss_sum, correct, count = run.ranks.sum(loss_sum, correct, count)  # one sync per epoch, not per step
     return loss_sum / count, 100.0 * correct / count
+
+
+@torch.no_grad()
+def reestimate_batchnorm(model: nn.Module, data: Any, images: int, batch_size: int, precision: str = "auto",
+                         ranks: Ranks = SINGLE) -> None:
+    """BatchNorm's statistics for the weights as they are now, replacing the running averages.
+
+    The running averages mix statistics of the weights of the last few hundred steps; in a very sparse
+    deep network a channel's variance can change by orders of magnitude within them, and the test then
+    normalises by a stale variance, layer after layer.
+    Here each BatchNorm's mean and variance are averaged with equal weights over the batches of the
+    first `images` training images (the whole set if it has fewer) in a fixed augmented order
+    (Wu and Johnson's "precise BatchNorm"). The weights are untouched, and the training's own random
+    numbers are not drawn, so the training runs exactly as without it. Ranks average their shares.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average: every batch weighs the same
+    was_training = model.training
+    model.train()
+    device = next(model.parameters()).device
+    seen = 0
+    for x, _ in data.train_batches(batch_size, torch.Generator().manual_seed(BN_STATISTICS_ORDER), ranks):
+        with autocast(device, precision):
+            model(x)
+        seen += batch_size
+        if seen >= images:
+            break
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
+    ranks.average_([t for norm in norms for t in (norm.running_mean, norm.running_var)])
+    model.train(was_training)
 
 
 def check_finite(train_loss: float, epoch: int, name: str, checkpoint: Path | None) -> None:

@@ -52,10 +52,12 @@ def test_the_study_gives_each_model_its_own_width_and_densities():
     from n2n.config import model_width
 
     study = load_config(ROOT / "config.yaml", ROOT / "config" / "demo.yaml", ROOT / "config" / "study.yaml")
+    assert model_width(study, "vgg19") == 0.25 and model_width(study, "resnet50") == 0.125
+    assert len(grid_cells(study, "tables", "table1")) == (1 + 4) * 5 * 2
+    study["tables"]["table1"]["densities"] = {"vgg19": [0.1], "resnet50": [0.1, 0.05]}
     cells = grid_cells(study, "tables", "table1")
     assert {c.density for c in cells if c.model == "vgg19"} == {"1.0", "0.1"}
     assert {c.density for c in cells if c.model == "resnet50"} == {"1.0", "0.1", "0.05"}
-    assert model_width(study, "vgg19") == 0.25 and model_width(study, "resnet50") == 0.125
     assert len(cells) == (1 + 4) * 5 + (1 + 4 * 2) * 5
 
 

@@ -16,7 +16,8 @@ from n2n.skips import add_skips
 from n2n.modelfiles import load_model
 
 RECIPE = {"epochs": 2, "batch_size": 128, "lr": 0.03, "lr_step_epochs": 2, "lr_gamma": 0.3, "momentum": 0.9,
-          "weight_decay": 5e-4, "eval_batch_size": 512, "num_workers": 0}
+          "weight_decay": 5e-4, "eval_batch_size": 512, "num_workers": 0,
+          "bn_statistics_images": 256}  # re-estimated on every rank's share, averaged over the ranks
 
 
 @pytest.fixture(scope="module")

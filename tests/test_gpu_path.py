@@ -40,8 +40,10 @@ def _sums_in_group(rank: int, port: int, backend: str | None, out: str) -> None:
     try:
         total = ranks.sum(rank + 1.0, torch.tensor(10.0))
         flag = ranks.any(rank == 1)
+        statistics = torch.tensor([2.0 * rank, 1.0])  # a BatchNorm buffer (on CUDA, NCCL's to average)
+        ranks.average_([statistics])
         ranks.barrier()
-        result = f"{total} {flag}"
+        result = f"{total} {flag} {statistics.tolist()}"
     except RuntimeError as err:
         result = f"error: {err}"
     finally:
@@ -61,7 +63,7 @@ def test_epoch_sums_work_in_the_process_group_built_for_cuda(tmp_path):
     # every data-parallel CUDA run met at the end of its first epoch)
     standin = sums_in_group(tmp_path / "standin", as_nccl_dispatches("nccl"))
     assert all("No backend type associated with device type cpu" in r for r in standin), standin
-    assert sums_in_group(tmp_path / "ours", None) == ["[3.0, 20.0] True"] * 2
+    assert sums_in_group(tmp_path / "ours", None) == ["[3.0, 20.0] True [1.0, 1.0]"] * 2
 
 
 @pytest.mark.parametrize("n,world", [(5, 4), (128, 3), (7, 7), (1000, 8), (129, 2)])

@@ -12,7 +12,7 @@ from conftest import ROOT
 
 # long runs the README states, never run here (each is tested elsewhere: the workflow tests, CI)
 NOT_RUN = {"make demo": "the demo (tests/test_workflow.py runs its pipeline on a tiny grid)",
-           "make test": "this suite", "make study": "the 80-training study",
+           "make test": "this suite", "make study": "the 60-training study",
            "make report": "the demo's report (tests/test_workflow.py builds one)"}
 DRY = ("-n", "--dry-run", "--summary", "--dag", "--rulegraph", "--lint")
 

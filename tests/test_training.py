@@ -1,5 +1,6 @@
 """Training: a job killed mid-way resumes from its checkpoint and ends exactly like an uninterrupted run."""
 
+import dataclasses
 import subprocess
 
 import pandas as pd
@@ -14,7 +15,8 @@ from n2n.pruners import prune
 from n2n.modelfiles import CheckpointError, load_checkpoint, load_model
 
 RECIPE = {"epochs": 2, "batch_size": 128, "lr": 0.05, "lr_step_epochs": 1, "lr_gamma": 0.5, "momentum": 0.9,
-          "weight_decay": 5e-4, "eval_batch_size": 512, "num_workers": 0}
+          "weight_decay": 5e-4, "eval_batch_size": 512, "num_workers": 0,
+          "bn_statistics_images": 256}  # resumed with re-estimated BatchNorm statistics in the checkpoint
 
 def write_mask_file(folder, model, width):
     from n2n.skips import add_skips
@@ -145,3 +147,53 @@ def test_a_pruned_model_file_stores_only_its_kept_weights(tmp_path):
     leaky = build_model(arch, 0)  # pruned weights not zeroed: refused, never silently dropped
     with pytest.raises(RuntimeError, match="pruned weights are nonzero"):
         save_model(tmp_path / "leaky.pt", leaky, meta, masks)
+
+
+def tiny_vgg(seed=0):
+    from n2n.models import build_model
+
+    return build_model(make_arch("vgg19", "digits", "dense", 0.0625, SMALL_SKIPS), seed)
+
+
+def test_reestimated_batchnorm_statistics_are_the_average_of_the_batches():
+    from n2n.training import BN_STATISTICS_ORDER, reestimate_batchnorm
+
+    data, model = load_digits_data(), tiny_vgg()
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    inputs: dict[int, list[torch.Tensor]] = {}
+    hooks = [m.register_forward_pre_hook(lambda m, args: inputs.setdefault(id(m), []).append(args[0].clone()))
+             for m in [model, *norms]]
+    reestimate_batchnorm(model, data, 300, 128)  # 3 batches: the third one is whole
+    for hook in hooks:
+        hook.remove()
+    # the first 3 batches of a fixed order, drawn from a generator of its own
+    batches = [x for (x, _), _ in zip(data.train_batches(128, torch.Generator().manual_seed(BN_STATISTICS_ORDER)),
+                                      range(3))]
+    assert len(inputs[id(model)]) == 3 and all(torch.equal(a, b) for a, b in zip(inputs[id(model)], batches))
+    for norm in norms:
+        seen = inputs[id(norm)]
+        mean = torch.stack([x.mean((0, 2, 3)) for x in seen]).mean(0)
+        var = torch.stack([x.var((0, 2, 3), unbiased=True) for x in seen]).mean(0)
+        torch.testing.assert_close(norm.running_mean, mean, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(norm.running_var, var, rtol=1e-4, atol=1e-6)
+        assert norm.momentum == 0.1 and norm.training  # its own settings back
+
+
+def test_reestimated_batchnorm_statistics_leave_the_training_as_it_was():
+    from n2n.evaluation import evaluate
+    from n2n.training import Recipe, train
+
+    data = load_digits_data()
+    recipe = Recipe(epochs=2, batch_size=128, lr=0.05, lr_step_epochs=1, lr_gamma=0.5, momentum=0.9,
+                    weight_decay=5e-4, eval_batch_size=512)
+    plain, reestimated = tiny_vgg(), tiny_vgg()
+    rows_plain = train(plain, {}, data, recipe, 0, torch.device("cpu"))
+    rows = train(reestimated, {}, data, dataclasses.replace(recipe, bn_statistics_images=512), 0, torch.device("cpu"))
+    assert [r["train_loss"] for r in rows] == [r["train_loss"] for r in rows_plain]
+    for name, weight in plain.named_parameters():
+        assert torch.equal(weight, dict(reestimated.named_parameters())[name]), name
+    norm = next(m for m in reestimated.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert not torch.equal(norm.running_var, next(m for m in plain.modules()
+                                                  if isinstance(m, torch.nn.BatchNorm2d)).running_var)
+    # the model keeps the statistics its last test used: the evaluate stage measures the same accuracy
+    assert evaluate(reestimated, data, 512)[1] == rows[-1]["test_accuracy"]
