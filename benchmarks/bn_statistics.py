@@ -4,7 +4,8 @@ Evaluates each trained cell with its running averages, then with statistics re-e
 
     python benchmarks/bn_statistics.py results/study/resnet50/fashion_mnist_16/dense/1.0/seed* --images 1024 4096
 
-Prints one line per cell and a mean per image count. The data set and training subset come from the
+Prints one line per cell and a mean per image count; `--test-batch-statistics` adds the accuracy with
+each test batch of 1,000 normalised by its own statistics (a network that works only that way is not healthy). The data set and training subset come from the
 configs given (default: the study's); nothing is written.
 """
 
@@ -31,6 +32,7 @@ def main() -> None:
     parser.add_argument("cells", nargs="+", help="cell folders holding model.pt")
     parser.add_argument("--images", nargs="+", type=int, default=[1024, 2048, 4096, 12000])
     parser.add_argument("--configs", nargs="+", default=[ROOT / "config" / "demo.yaml", ROOT / "config" / "study.yaml"])
+    parser.add_argument("--test-batch-statistics", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -50,6 +52,11 @@ def main() -> None:
             model = copy.deepcopy(trained)
             reestimate_batchnorm(model, train, images, recipe["batch_size"])
             row[f"{images} images"] = evaluate(model, data, 1000)[1]
+        if args.test_batch_statistics:
+            model = copy.deepcopy(trained).train()  # BatchNorm normalises each batch by its own statistics
+            with torch.no_grad():
+                hits = sum(int((model(x).argmax(1) == y).sum()) for x, y in data.test_batches(1000))
+            row["test-batch statistics"] = 100.0 * hits / len(data.test_y)
         for key, value in row.items():
             columns.setdefault(key, []).append(value)
         print(f"{cell}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()), flush=True)
