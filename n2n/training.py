@@ -1,6 +1,7 @@
 """The train stage: the paper's recipe (SGD, momentum 0.9, lr 0.05 halved every 30 epochs,
 weight decay 5e-4, batch 128, 300 epochs), pruned weights kept at exactly zero, test accuracy
-logged every epoch, and an atomic checkpoint every epoch from which a restarted job resumes.
+logged every epoch (with BatchNorm's statistics re-estimated first where the recipe asks:
+`reestimate_batchnorm`), and an atomic checkpoint every epoch from which a restarted job resumes.
 
 Each epoch draws its data order and augmentation from a generator seeded by (seed, epoch), so a
 resumed run sees the same batches as an uninterrupted one and ends with the same weights: always on
@@ -175,7 +176,7 @@ def reestimate_batchnorm(model: nn.Module, data: Any, images: int, batch_size: i
                          ranks: Ranks = SINGLE) -> None:
     """BatchNorm's statistics for the weights as they are now, replacing the running averages.
 
-    The running averages mix statistics of the weights of the last few hundred steps; in a very sparse
+    The running averages mix statistics of the weights of the last few dozen steps; in a very sparse
     deep network a channel's variance can change by orders of magnitude within them, and the test then
     normalises by a stale variance, layer after layer.
     Here each BatchNorm's mean and variance are averaged with equal weights over the batches of the
