@@ -41,11 +41,10 @@ def accuracy_table(name: str, results: list[dict[str, Any]], health: HealthOptio
     health (n2n.health): whether the cell is cut apart, and how many seeds were at chance or never learned."""
     frame = pd.DataFrame(results)
     reasons = health_column(frame, health)
-    columns = [seeds_column(r) for r in (CUT_APART, AT_CHANCE, LOSS_NEVER_FELL)]
-    frame = frame.assign(**{c: reasons.str.contains(r) for c, r in zip(columns, (CUT_APART, AT_CHANCE,
-                                                                                 LOSS_NEVER_FELL))})
+    seeds_with = {seeds_column(r): reasons.str.contains(r) for r in (CUT_APART, AT_CHANCE, LOSS_NEVER_FELL)}
+    frame = frame.assign(**seeds_with)
     table = _summarise(frame, KEYS, "test_accuracy")
-    counts = frame.groupby(KEYS, sort=False)[columns].sum()
+    counts = frame.groupby(KEYS, sort=False)[list(seeds_with)].sum()
     for column in counts:
         table[column] = counts[column].to_numpy().astype(int)
     table["cut_apart"] = table.pop(seeds_column(CUT_APART)) > 0
