@@ -32,6 +32,7 @@ def test_paper_grid_sizes(paper_config):
         (lambda c: c["tables"]["table1"].update(densities=[0.0]), "tables/table1/densities/0"),
         (lambda c: c.pop("data_root"), "'data_root' is a required property"),
         (lambda c: c["training"].update(lr="fast"), "training/lr"),
+        (lambda c: c["training"].update(bn_statistics_images=-1), "training/bn_statistics_images"),
         (lambda c: c.update(unknown_key=1), "unknown_key"),
         (lambda c: c.update(width={"vgg19": 0.25}), "width: no width for resnet50"),
         (lambda c: c.update(width={"vgg19": -1, "resnet50": 1}), "width/vgg19"),
