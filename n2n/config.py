@@ -103,7 +103,7 @@ def _semantic_problems(config: dict[str, Any]) -> list[str]:
             try:
                 registry.split_method(method)
             except registry.UnknownNameError as err:
-                problems.append(f"{where}: {err} (known: {', '.join(registry.all_methods())})")
+                problems.append(f"{where}: {err}")
     width = config["width"]
     if isinstance(width, dict):
         missing = sorted({m for s, n in GRIDS for m in config[s][n]["models"]} - set(width))

@@ -50,12 +50,54 @@ def allocate_counts(sizes: list[int], total: int) -> list[int]:
         raise ValueError(f"cannot keep {total} weights out of {capacity}")
     if capacity == 0:
         return [0 for _ in sizes]
-    exact = [total * s / capacity for s in sizes]
-    counts = [int(np.floor(e)) for e in exact]
-    order = sorted(range(len(sizes)), key=lambda i: (counts[i] - exact[i], i))
+    return round_counts([total * s / capacity for s in sizes], sizes, total)
+
+
+def round_counts(exact: list[float], sizes: list[int], total: int) -> list[int]:
+    """Whole counts from real ones summing to `total`: floors, then one more for the largest remainders
+    among layers with room left."""
+    counts = [min(int(np.floor(e)), s) for e, s in zip(exact, sizes)]
+    order = sorted((i for i in range(len(sizes)) if counts[i] < sizes[i]), key=lambda i: (counts[i] - exact[i], i))
     for i in order[: total - sum(counts)]:
         counts[i] += 1
     return counts
+
+
+def erk_densities(shapes: list[tuple[int, ...]], total: int) -> list[float]:
+    """Erdos-Renyi-Kernel layer densities (Evci et al. 2020, RigL's `sparse_utils.get_sparsities`) keeping
+    `total` weights: a layer's density is eps * sum(shape) / prod(shape), one eps for every layer; a layer
+    that would exceed 1 is kept dense and eps is solved again over the rest. Capping every such layer at
+    once equals RigL's one at a time: capping only raises eps, so a layer over 1 stays over 1."""
+    sizes = [int(np.prod(s)) for s in shapes]
+    if not 0 <= total <= sum(sizes):
+        raise ValueError(f"cannot keep {total} weights out of {sum(sizes)}")
+    raw = [sum(s) / n for s, n in zip(shapes, sizes)]
+    dense: set[int] = set()
+    while True:
+        sparse = [i for i in range(len(sizes)) if i not in dense]
+        divisor = sum(raw[i] * sizes[i] for i in sparse)
+        eps = (total - sum(sizes[i] for i in dense)) / divisor if divisor else 0.0
+        over = {i for i in sparse if eps * raw[i] > 1}
+        if not over:
+            return [1.0 if i in dense else eps * raw[i] for i in range(len(sizes))]
+        dense |= over
+
+
+def erk_counts(shapes: list[tuple[int, ...]], total: int) -> list[int]:
+    """Whole kept counts per layer at ERK densities, summing to `total` exactly."""
+    sizes = [int(np.prod(s)) for s in shapes]
+    return round_counts([d * n for d, n in zip(erk_densities(shapes, total), sizes)], sizes, total)
+
+
+def shuffle_within_layers(masks: dict[str, torch.Tensor], generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Each layer's kept positions redrawn uniformly at random, its count kept (Frankle et al. 2021's
+    layerwise shuffle): what is left of a pruner is its allocation over layers."""
+    out = {}
+    for name, mask in masks.items():
+        flat = torch.zeros(mask.numel(), dtype=torch.bool)
+        flat[torch.randperm(mask.numel(), generator=generator)[: int(mask.sum())]] = True
+        out[name] = flat.view(mask.shape)
+    return out
 
 
 def keep_top(scores: torch.Tensor, count: int) -> torch.Tensor:

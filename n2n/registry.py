@@ -91,12 +91,20 @@ PRUNERS: dict[str, str] = {
     "synflow": "n2n.pruners.synflow:SynFlowPruner",
     "mag": "n2n.pruners.magnitude:MagnitudePruner",
     "erp": "n2n.pruners.expander:ExpanderRandomPruner",
+    "erk": "n2n.pruners.random:ERKRandomPruner",
 }
 
 # pruners that train (their prune jobs get the `prune_learned` resources)
 LEARNED_PRUNERS: tuple[str, ...] = ("scl",)
 
 SKIP_KINDS: tuple[str, ...] = ("n2nskip", "resskip")
+
+# the layerwise-shuffle control of pruner X (Frankle et al. 2021): X's mask with its kept positions redrawn
+# at random within each layer; method X_shuffled, with skip twins like any pruner (n2nskip-X_shuffled)
+SHUFFLED = "_shuffled"
+METHOD_GRAMMAR = ("a method is [SKIP-]PRUNER[_shuffled]: SKIP one of " + ", ".join(SKIP_KINDS)
+                  + "; PRUNER one of " + ", ".join(PRUNERS) + "; _shuffled: the pruner's mask shuffled within each "
+                  "layer (not for dense), e.g. n2nskip-rp, csp_shuffled")
 
 
 class UnknownNameError(ValueError):
@@ -120,24 +128,34 @@ def model(name: str) -> Model:
 
 
 def split_method(method: str) -> tuple[str | None, str]:
-    """'n2nskip-rp' -> ('n2nskip', 'rp'); 'csp' -> (None, 'csp'). Raises on unknown names."""
+    """'n2nskip-rp' -> ('n2nskip', 'rp'); 'csp' -> (None, 'csp'); 'csp_shuffled' -> (None, 'csp_shuffled').
+    Raises on unknown names."""
     skip, _, base = method.rpartition("-")
     skip = skip or None
     if skip is not None and skip not in SKIP_KINDS:
         raise UnknownNameError(
-            f"unknown method {method!r}: skip kind {skip!r} is not one of {', '.join(SKIP_KINDS)}"
+            f"unknown method {method!r}: skip kind {skip!r} is not one of {', '.join(SKIP_KINDS)} ({METHOD_GRAMMAR})"
         )
-    if base not in PRUNERS:
+    pruner, shuffled = split_control(base)
+    if pruner not in PRUNERS:
         raise UnknownNameError(
-            f"unknown method {method!r}: pruner {base!r} is not one of {', '.join(PRUNERS)}"
+            f"unknown method {method!r}: pruner {pruner!r} is not one of {', '.join(PRUNERS)} ({METHOD_GRAMMAR})"
         )
-    if skip is not None and base == "dense":
-        raise UnknownNameError(f"unknown method {method!r}: skips are added to a pruned network, not to dense")
+    if pruner == "dense" and (skip is not None or shuffled):
+        what = ("skips are added to a pruned network, not to dense" if skip
+                else "a layerwise shuffle redraws a pruned network's kept weights; dense keeps them all")
+        raise UnknownNameError(f"unknown method {method!r}: {what}")
     return skip, base
 
 
+def split_control(base: str) -> tuple[str, bool]:
+    """'csp_shuffled' -> ('csp', True): the pruner and whether its mask is shuffled within each layer."""
+    return (base[: -len(SHUFFLED)], True) if base.endswith(SHUFFLED) else (base, False)
+
+
 def all_methods() -> list[str]:
-    bases = [p for p in PRUNERS if p != "dense"]
+    pruners = [p for p in PRUNERS if p != "dense"]
+    bases = [*pruners, *(f"{p}{SHUFFLED}" for p in pruners)]
     return ["dense", *bases, *(f"{s}-{b}" for s in SKIP_KINDS for b in bases)]
 
 

@@ -90,8 +90,8 @@ def train_res(wc, key, default=None):
 
 def prune_res(wc, key, default=None):
     """Resources of the prune rule; learned pruners use `resources.prune_learned`."""
-    _, base = registry.split_method(wc.pruner)
-    return res("prune_learned" if base in registry.LEARNED_PRUNERS else "prune", key, default)
+    pruner, _ = registry.split_control(registry.split_method(wc.pruner)[1])
+    return res("prune_learned" if pruner in registry.LEARNED_PRUNERS else "prune", key, default)
 
 
 def recipe(wc):

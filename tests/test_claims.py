@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from conftest import SMALL_SKIPS
-from n2n.claims import VERDICTS, ClaimOptions, claims_markdown, claims_table, holm, interval, p_value, summary
+from n2n.claims import (CLAIMS, HEALTH_MARK, VERDICTS, ClaimOptions, claims_markdown, claims_table, holm,
+                        holm_levels, interval, p_value, power, summary)
 from n2n.health import HealthOptions
 
 
@@ -55,13 +56,13 @@ def test_each_verdict_from_frames_built_for_it():
     for claim in (3, 4, 5):  # no cells for them here: listed, never dropped
         rows = table[table["claim"] == claim]
         assert len(rows) == 1 and rows["verdict"].iloc[0] == "not run"
+    # power at the level Holm applies: the wide csp row had little, the fine 0.05 row a lot
+    assert first.loc[("vgg19", "csp", 0.1), "power"] < 0.8 <= first.loc[("vgg19", "rp", 0.05), "power"]
+    assert first.loc[("vgg19", "rp", 0.05), "excludes_reference"]  # [-0.36, 0.36] leaves out the paper's 3.22
+    assert not first.loc[("vgg19", "csp", 0.1), "excludes_reference"]
     lines = summary(table).set_index("claim")
     assert lines.loc[1, "reliable_rows"] == 4 and lines.loc[4, "verdict"] == "not run"
-    # the pooled claim-1 line: the mean of the 4 reliable rows' differences, Holm-corrected with claim 2's line
-    assert lines.loc[1, "estimate"] == pytest.approx(first[first["n_pairs"] >= 3]["difference"].mean())
-    assert lines["p_holm"].tolist() == pytest.approx(holm(lines["p_value"].tolist()), nan_ok=True)
-    assert lines.loc[1, "p_holm"] >= lines.loc[1, "p_value"] and lines.loc[1, "verdict"] in VERDICTS
-    assert claims_markdown(table).startswith("## The paper's claims, in one line each")
+    assert claims_markdown(table).startswith("## The claims, in one line each")
 
 
 def test_unhealthy_seeds_are_left_out_with_their_reason_and_too_few_healthy_pairs_are_unreliable():
@@ -96,7 +97,11 @@ def test_lower_connectivity_distance_supports_claim_four_and_one_seed_is_unrelia
                          for s in range(4) for m, f in (("rp", 0.5 + 0.01 * s), ("n2nskip-rp", 0.1 + 0.02 * s))])
     table = claims_table(EMPTY, EMPTY, heat, EMPTY, t_sat=1.0)
     assert table[table["claim"] == 4]["verdict"].tolist() == ["supported"]  # lower is the paper's direction
-    assert summary(table).set_index("claim").loc[4, "text"].startswith("F lower with N2NSkip in 1 of 1")
+    row = table[table["claim"] == 4].iloc[0]
+    by_hand = [np.log(0.1 + 0.02 * s) - np.log(0.5 + 0.01 * s) for s in range(4)]
+    assert row["difference"] == pytest.approx(np.mean(by_hand)) and row["statistic"] == "ln F at t_sat = 1"
+    assert row["reference_effect"] == pytest.approx(np.log(4.9e-5 / 4.2e-1))  # Table 3, vgg19 rp at 0.1
+    assert summary(table).set_index("claim").loc[4, "verdict"] == "supported"
     one = claims_table(EMPTY, EMPTY, heat[heat["seed"] == 0], EMPTY, t_sat=1.0)
     assert one[one["claim"] == 4]["verdict"].tolist() == ["unreliable"]
 
@@ -114,23 +119,29 @@ def test_early_epochs_and_skip_comparison_claims_read_their_own_cells():
     table = claims_table(EMPTY, metrics, EMPTY, skips, t_sat=1.0, options=options)
     three = table[table["claim"] == 3]
     assert three["verdict"].tolist() == ["supported"] and three["statistic"].iloc[0].endswith("epoch 1")
-    assert three["reference_source"].iloc[0] == "Table 1's final gain"
+    assert three["reference_source"].iloc[0] == "smallest effect of interest (claims.smallest_effect)"
+    assert three["reference_effect"].iloc[0] == 1.0
     five = table[table["claim"] == 5]
     assert five["density"].tolist() == [0.05] and five["verdict"].tolist() == ["supported"]  # 0.2 is not high sparsity
     assert five["reference_source"].iloc[0] == "Figure 6, read off"
 
 
-def test_every_claim_tested_gives_five_summary_lines():
+def test_every_claim_tested_gives_one_summary_line_each():
     acc = accuracies({0.1: [1.0, 1.2, 0.9, 1.1, 1.0], 0.05: [2.0, 2.4, 2.1, 2.2, 2.3]})
     metrics = acc.assign(epoch=1)
     heat = acc.assign(t=1.0, F=lambda f: np.where(f["method"] == "rp", 0.5, 0.1) + 0.01 * f["seed"])
     skips = acc.assign(method=lambda f: f["method"].str.replace("^rp$", "resskip-rp", regex=True))
     table = claims_table(acc, metrics, heat, skips, t_sat=1.0)
-    lines = summary(table).set_index("claim")
-    assert (lines["reliable_rows"] > 0).all() and set(lines["verdict"]) <= {"supported", "inconclusive",
-                                                                           "underpowered"}
+    lines = summary(table)
+    assert lines["claim"].tolist() == list(CLAIMS) == [1, 2, 3, 4, 5, 6, 7, 8]
+    lines = lines.set_index("claim")
+    assert (lines.loc[[1, 2, 3, 4, 5], "reliable_rows"] > 0).all()
+    assert lines.loc[[6, 7, 8], "verdict"].tolist() == ["not run"] * 3  # no erk or shuffled cells
     assert lines.loc[1, "verdict"] == "supported" and lines.loc[1, "text"].startswith("mean difference +1.")
     assert "Holm over the claims" in lines.loc[4, "text"]
+    markdown = claims_markdown(table)
+    summary_part = markdown.split("## The claims, row by row")[0]
+    assert sum(1 for line in summary_part.splitlines() if line.split(" ", 1)[0] in {f"{n}." for n in CLAIMS}) == 8
 
 
 def test_a_data_set_without_paper_values_takes_cifar10s_and_says_so():
@@ -204,3 +215,147 @@ def test_multiply_adds_match_a_hand_count_and_the_literatures_vgg19():
     assert report["macs"] == 9 * 16 + 3 * 22 and report["macs_dense"] == 18 * 16 + 96
     vgg = cost_report(build_model(make_arch("vgg19", "cifar10", "dense", 1.0, SMALL_SKIPS), 0))
     assert vgg["macs_dense"] == vgg["macs"] and abs(vgg["macs"] / 1e6 - 399) < 1.5  # 398.1 M
+
+
+# --- the statistics, each against a computation done here by hand or by simulation
+
+
+def two_rows(first: list[float], second: list[float], methods=("rp", "n2nskip-rp"), density=0.1) -> pd.DataFrame:
+    """vgg19 and resnet50 cells on cifar10 whose n2nskip − X differences per seed are `first` and `second`."""
+    rows = []
+    for model, gains in (("vgg19", first), ("resnet50", second)):
+        for seed, gain in enumerate(gains):
+            rows.append(dict(model=model, dataset="cifar10", method=methods[0], density=density, seed=seed,
+                             test_accuracy=90.0 + seed))
+            rows.append(dict(model=model, dataset="cifar10", method=methods[1], density=density, seed=seed,
+                             test_accuracy=90.0 + seed + gain))
+    return pd.DataFrame(rows)
+
+
+def t_test_by_hand(values: np.ndarray) -> tuple[float, float, float]:
+    """(mean, half-width of the 95 % interval, two-sided p) from the t formula and the t distribution."""
+    from scipy.stats import t
+
+    n = len(values)
+    se = np.sqrt(((values - values.mean()) ** 2).sum() / (n - 1)) / np.sqrt(n)
+    return values.mean(), t.ppf(0.975, n - 1) * se, 2 * t.sf(abs(values.mean()) / se, n - 1)
+
+
+def test_a_claims_line_pools_its_rows_at_the_seed_level():
+    vgg, resnet = [1.0, 1.2, 0.9, 1.1, 1.0], [0.2, 0.9, 0.1, 0.5, -0.3]
+    table = claims_table(two_rows(vgg, resnet), EMPTY, EMPTY, EMPTY, t_sat=1.0)
+    line = summary(table).set_index("claim").loc[1]
+    per_seed = (np.array(vgg) + np.array(resnet)) / 2  # each seed's differences averaged over the two rows
+    mean, half, p = t_test_by_hand(per_seed)
+    assert line["n_seeds"] == 5 and line["estimate"] == pytest.approx(mean)
+    assert (line["ci_low"], line["ci_high"]) == pytest.approx((mean - half, mean + half))
+    assert line["p_value"] == pytest.approx(p, rel=1e-9)
+    # the lines are one family: Holm over the claims that have a p (here claim 1 alone)
+    assert line["p_holm"] == pytest.approx(p, rel=1e-9) and line["level"] == pytest.approx(0.05)
+    rows = table[table["claim"] == 1]
+    assert line["rows_supported"] == int((rows["verdict"] == "supported").sum())
+    assert f"{line['rows_supported']} of 2 reliable rows supported on their own" in line["text"]
+
+
+def test_power_agrees_with_a_simulation_of_the_t_test():
+    from scipy.stats import t
+
+    rng = np.random.default_rng(0)
+    diffs = np.array([0.3, -0.4, 0.9, 0.1, 0.6])
+    sd, n = diffs.std(ddof=1), len(diffs)
+    for effect, level in ((0.5, 0.05), (0.8, 0.0125), (-0.8, 0.05)):
+        draws = rng.normal(effect, sd, size=(200_000, n))
+        stat = draws.mean(axis=1) / (draws.std(axis=1, ddof=1) / np.sqrt(n))
+        simulated = float((np.abs(stat) > t.ppf(1 - level / 2, n - 1)).mean())
+        assert power(diffs, effect, level) == pytest.approx(simulated, abs=0.005)
+    # a half-width equal to the effect leaves little power: about 0.56 at 5 %, far less at Holm's first level
+    effect = t.ppf(0.975, n - 1) * sd / np.sqrt(n)
+    assert 0.5 < power(diffs, effect, 0.05) < 0.6 and power(diffs, effect, 0.05 / 4) < 0.3
+
+
+def test_holm_levels_match_a_hand_computation():
+    # sorted p 0.01, 0.02, 0.03, 0.04 (m = 4) are compared with 0.05/4, 0.05/3, 0.05/2, 0.05/1
+    assert holm_levels([0.03, 0.01, float("nan"), 0.04, 0.02]) == pytest.approx(
+        [0.025, 0.0125, float("nan"), 0.05, 0.05 / 3], nan_ok=True)
+
+
+def test_identical_differences_use_an_exact_sign_test_and_never_give_p_zero():
+    five = accuracies({0.1: [0.28] * 5})  # the digits' 355 test images move accuracy in 0.28-point steps
+    row = claims_table(five, EMPTY, EMPTY, EMPTY, t_sat=1.0).iloc[0]
+    assert row["test"] == "sign (zero spread)" and row["p_value"] == pytest.approx(2 / 2 ** 5)
+    assert row["power"] == 0.0 and row["verdict"] == "underpowered"  # 5 signs cannot reach p < 0.05
+    six = accuracies({0.1: [0.28] * 6})
+    row = claims_table(six, EMPTY, EMPTY, EMPTY, t_sat=1.0).iloc[0]
+    assert row["p_value"] == pytest.approx(2 / 2 ** 6) and row["verdict"] == "supported"
+    assert p_value(np.zeros(4)) == 1.0
+
+
+def test_a_verdict_that_health_filtering_changes_is_marked():
+    acc = accuracies({0.1: [1.0, 1.2, 0.9, 1.1, 1.0]})
+    health = acc.assign(chance_accuracy=10.0, cut_apart=False, train_loss_first=2.3, train_loss_best_later=0.5)
+    unhealthy = (health["method"] == "rp") & health["seed"].isin([1, 3])
+    health.loc[unhealthy, "test_accuracy"] = 12.0
+    acc.loc[(acc["method"] == "rp") & acc["seed"].isin([1, 3]), "test_accuracy"] = 12.0  # gains of about 78 there
+    table = claims_table(acc, EMPTY, EMPTY, EMPTY, t_sat=1.0, health=health)
+    row = table[table["claim"] == 1].iloc[0]
+    assert row["n_pairs"] == 3 and row["n_pairs_all"] == 5 and row["verdict"] == "supported"
+    healthy_mean = np.mean([1.0, 0.9, 1.0])
+    all_mean = np.mean([1.0, 1.2 + 78.1, 0.9, 1.1 + 78.3, 1.0])
+    assert row["difference"] == pytest.approx(healthy_mean) and row["difference_all"] == pytest.approx(all_mean)
+    assert row["verdict_all"] == "underpowered" and row["health_changes_verdict"]
+    markdown = claims_markdown(table)
+    assert f"**supported** {HEALTH_MARK} (all pairs: underpowered)" in markdown
+    line = summary(table).set_index("claim").loc[1]
+    assert line["verdict"] == "supported" and line["verdict_all"] == "underpowered" and line["health_changes_verdict"]
+
+
+def test_claim_two_holds_only_where_both_lower_densities_hold():
+    steady = [1.0, 1.2, 0.9, 1.1, 1.0]
+    larger = [g + 2 for g in [1.1, 1.3, 0.8, 1.2, 1.0]]
+    same = [1.1, 1.0, 1.0, 1.2, 0.9]
+    table = claims_table(accuracies({0.1: steady, 0.05: larger, 0.02: same}), EMPTY, EMPTY, EMPTY, t_sat=1.0)
+    line = summary(table).set_index("claim").loc[2]
+    _, _, p_02 = t_test_by_hand(np.array(same) - np.array(steady))
+    _, _, p_05 = t_test_by_hand(np.array(larger) - np.array(steady))
+    assert p_05 < 0.001 < 0.05 < p_02
+    assert line["p_value"] == pytest.approx(p_02, rel=1e-9) and line["verdict"] != "supported"
+    assert "at 0.05 − at 0.1" in line["text"] and "at 0.02 − at 0.1" in line["text"]
+    both = claims_table(accuracies({0.1: steady, 0.05: larger, 0.02: [g + 1 for g in larger]}), EMPTY, EMPTY,
+                        EMPTY, t_sat=1.0)
+    assert summary(both).set_index("claim").loc[2, "verdict"] == "supported"
+    only = claims_table(accuracies({0.1: steady, 0.05: larger}), EMPTY, EMPTY, EMPTY, t_sat=1.0)
+    assert "0.02 not run" in summary(only).set_index("claim").loc[2, "text"]
+
+
+def test_claim_four_pools_ln_f_over_four_rows_and_can_decide():
+    rows = []
+    for model in ("vgg19", "resnet50"):
+        for base in ("rp", "csp"):
+            for seed in range(5):
+                rows.append(dict(model=model, dataset="cifar10", method=base, density=0.1, seed=seed, t=1.0,
+                                 F=0.4 * (1 + 0.1 * seed)))
+                rows.append(dict(model=model, dataset="cifar10", method=f"n2nskip-{base}", density=0.1, seed=seed,
+                                 t=1.0, F=0.1 * (1 + 0.1 * seed) * (1 + 0.05 * seed * (base == "csp"))))
+    table = claims_table(EMPTY, EMPTY, pd.DataFrame(rows), EMPTY, t_sat=1.0)
+    line = summary(table).set_index("claim").loc[4]
+    per_seed = np.array([(2 * np.log(0.25) + 2 * np.log(0.25 * (1 + 0.05 * s))) / 4 for s in range(5)])
+    mean, _, p = t_test_by_hand(per_seed)
+    assert line["reliable_rows"] == 4 and line["estimate"] == pytest.approx(mean)
+    assert line["p_value"] == pytest.approx(p, rel=1e-9) and line["verdict"] == "supported"
+
+
+def test_the_controls_compare_n2nskip_with_erk_and_a_pruner_with_its_shuffle():
+    acc = pd.concat([two_rows([0.5, 0.7, 0.6, 0.4, 0.5], [0.1, 0.3, 0.2, 0.0, 0.2], ("erk", "n2nskip-rp")),
+                     two_rows([0.9, 1.1, 1.0, 0.8, 1.0], [0.4, 0.6, 0.5, 0.7, 0.5], ("erk", "n2nskip-erk")),
+                     two_rows([0.0, 0.2, -0.1, 0.1, -0.2], [0.1, -0.1, 0.0, 0.2, -0.2], ("csp_shuffled", "csp"))])
+    table = claims_table(acc, EMPTY, EMPTY, EMPTY, t_sat=1.0, options=ClaimOptions(smallest_effect=0.5))
+    assert set(table[table["claim"] == 1]["verdict"]) == {"not run"}  # n2nskip-erk − erk is claim 7's row
+    comparisons = table.groupby("claim")["comparison"].agg(set)
+    assert comparisons[6] == {"n2nskip-rp − erk"} and comparisons[7] == {"n2nskip-erk − erk"}
+    assert comparisons[8] == {"csp − csp_shuffled"}
+    controls = table[table["claim"].isin([6, 7, 8])]
+    assert (controls["reference_effect"] == 0.5).all()
+    assert (controls["reference_source"] == "smallest effect of interest (claims.smallest_effect)").all()
+    vgg = controls.set_index(["claim", "model"])
+    assert vgg.loc[(6, "vgg19"), "difference"] == pytest.approx(0.54)
+    assert vgg.loc[(8, "vgg19"), "difference"] == pytest.approx(0.0)

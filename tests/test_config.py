@@ -54,12 +54,12 @@ def test_the_study_gives_each_model_its_own_width_and_densities():
 
     study = load_config(ROOT / "config.yaml", ROOT / "config" / "demo.yaml", ROOT / "config" / "study.yaml")
     assert model_width(study, "vgg19") == 0.25 and model_width(study, "resnet50") == 0.125
-    assert len(grid_cells(study, "tables", "table1")) == (1 + 4) * 5 * 2
+    assert len(grid_cells(study, "tables", "table1")) == (1 + 4 + 3) * 5 * 2  # dense, 4 methods, 3 controls
     study["tables"]["table1"]["densities"] = {"vgg19": [0.1], "resnet50": [0.1, 0.05]}
     cells = grid_cells(study, "tables", "table1")
     assert {c.density for c in cells if c.model == "vgg19"} == {"1.0", "0.1"}
     assert {c.density for c in cells if c.model == "resnet50"} == {"1.0", "0.1", "0.05"}
-    assert len(cells) == (1 + 4) * 5 + (1 + 4 * 2) * 5
+    assert len(cells) == (1 + 7) * 5 + (1 + 7 * 2) * 5
 
 
 def test_malformed_yaml_is_refused(tmp_path):
@@ -104,7 +104,7 @@ def test_demo_table1_has_three_seeds_per_cell(demo_config):
     seeds: dict[tuple, set] = {}
     for c in grid_cells(demo_config, "tables", "table1"):
         seeds.setdefault((c.model, c.method, c.density), set()).add(c.seed)
-    assert len(seeds) == 2 * 5 and all(len(s) >= 3 for s in seeds.values())
+    assert len(seeds) == 2 * 8 and all(len(s) >= 3 for s in seeds.values())
 
 
 def test_each_pruners_options_and_the_config_schema_agree():

@@ -5,7 +5,7 @@ import torch
 
 from conftest import SMALL_SKIPS
 from n2n.data import load_digits_data
-from n2n.masks import allocate_counts, keep_top, load_masks, prunable_parameters, reference_count, save_masks
+from n2n.masks import allocate_counts, erk_counts, erk_densities, keep_top, load_masks, prunable_parameters, reference_count, save_masks
 from n2n.models import build_model, make_arch
 from n2n.pruners import load_pruner, prune
 from n2n.skips import add_skips
@@ -130,7 +130,8 @@ class FixedBatch:
 
 # --- the extra pruners: each reaches its density exactly and ranks weights as its definition says
 
-EXTRA = ["scl", "n2nskip-scl", "grasp", "n2nskip-grasp", "synflow", "n2nskip-synflow", "mag", "erp", "n2nskip-erp"]
+EXTRA = ["scl", "n2nskip-scl", "grasp", "n2nskip-grasp", "synflow", "n2nskip-synflow", "mag", "erp", "n2nskip-erp",
+         "erk", "n2nskip-erk", "resskip-erk", "csp_shuffled", "n2nskip-csp_shuffled", "rp_shuffled"]
 
 
 @pytest.mark.parametrize("method", EXTRA)
@@ -310,3 +311,62 @@ def test_grasp_sees_a_class_balanced_sample_drawn_by_the_seed():
     assert torch.equal(x, again) and not torch.equal(x, other)
     with pytest.raises(ValueError, match="fewer than 1000 training examples"):
         data.class_balanced_batch(1000, torch.Generator())
+
+
+# --- the allocation controls: ERK densities and the layerwise shuffle
+
+
+def test_erk_densities_match_a_hand_computation():
+    # sums of dimensions 23, 54, 102, 74 (253 in all); sizes 144, 4608, 18432, 640
+    shapes = [(16, 1, 3, 3), (32, 16, 3, 3), (64, 32, 3, 3), (10, 64)]
+    eps = 100 / 253  # no layer over 1: density_l = eps * sum_l / size_l
+    assert erk_densities(shapes, 100) == pytest.approx([eps * 23 / 144, eps * 54 / 4608, eps * 102 / 18432,
+                                                        eps * 74 / 640], rel=1e-12)
+    # 2,000 kept: the first layer would need 144 * (2000 / 253) * 23 / 144 > 144, so it is dense and the
+    # other three share 2000 - 144 = 1856 by their sums of dimensions (54 + 102 + 74 = 230)
+    eps = 1856 / 230
+    assert erk_densities(shapes, 2000) == pytest.approx([1.0, eps * 54 / 4608, eps * 102 / 18432, eps * 74 / 640],
+                                                        rel=1e-12)
+    # 10,000 kept: the first and the last layer saturate (eps * 74 / 640 > 1 once the first is dense)
+    eps = (10000 - 144 - 640) / (54 + 102)
+    assert erk_densities(shapes, 10000) == pytest.approx([1.0, eps * 54 / 4608, eps * 102 / 18432, 1.0], rel=1e-12)
+
+
+def test_erk_counts_are_exact_and_capped():
+    shapes = [(16, 1, 3, 3), (32, 16, 3, 3), (64, 32, 3, 3), (10, 64)]
+    sizes = [144, 4608, 18432, 640]
+    for total in (0, 1, 100, 2000, 9999, 10000, sum(sizes)):
+        counts = erk_counts(shapes, total)
+        assert sum(counts) == total and all(0 <= c <= s for c, s in zip(counts, sizes))
+    assert erk_counts(shapes, 2000)[0] == 144
+
+
+def test_erk_prunes_a_network_at_its_erk_layer_counts():
+    arch, masks, meta, _ = cell_masks("vgg19", "erk", 0.05, seed=2)
+    counts = [int(m.sum()) for m in masks.values()]
+    assert counts == erk_counts([tuple(m.shape) for m in masks.values()], meta["sequential_kept"])
+    densities = [c / m.numel() for c, m in zip(counts, masks.values())]
+    assert densities[0] > 0.5 > 0.05 > min(densities)  # the 1-channel first conv is kept far denser than uniform
+
+
+@pytest.mark.parametrize("base", ["csp", "rp"])
+def test_shuffle_keeps_each_layers_count_and_moves_its_positions(base):
+    _, plain, _, _ = cell_masks("vgg19", base, 0.05, seed=1)
+    _, shuffled, meta, _ = cell_masks("vgg19", f"{base}_shuffled", 0.05, seed=1)
+    assert meta["pruner"] == base and meta["shuffled"] is True
+    assert [int(m.sum()) for m in plain.values()] == [int(m.sum()) for m in shuffled.values()]
+    moved = [n for n in plain if plain[n].numel() > plain[n].sum() > 0 and not torch.equal(plain[n], shuffled[n])]
+    assert len(moved) == sum(1 for m in plain.values() if m.numel() > m.sum() > 0)
+    _, again, _, _ = cell_masks("vgg19", f"{base}_shuffled", 0.05, seed=1)
+    _, other, _, _ = cell_masks("vgg19", f"{base}_shuffled", 0.05, seed=2)
+    assert all(torch.equal(shuffled[n], again[n]) for n in shuffled)
+    assert not all(torch.equal(shuffled[n], other[n]) for n in shuffled)
+
+
+def test_a_misspelt_method_is_refused_with_the_grammar():
+    from n2n.registry import UnknownNameError, split_method
+
+    with pytest.raises(UnknownNameError, match=r"pruner 'cps'.*\[SKIP-\]PRUNER\[_shuffled\].*erk"):
+        split_method("n2nskip-cps_shuffled")
+    with pytest.raises(UnknownNameError, match="dense keeps them all"):
+        split_method("dense_shuffled")

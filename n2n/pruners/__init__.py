@@ -34,15 +34,17 @@ def prune(arch, method: str, density: float, seed: int, share: float, data_fn: C
     """Masks of the sequential weights for one cell, and the budget left for skips.
 
     The network is the cell's sequential network at its initialisation for `seed` (the same
-    weights training starts from). For n2nskip-X, X keeps d * N - skip_budget weights.
+    weights training starts from). For n2nskip-X, X keeps d * N - skip_budget weights. X_shuffled: X's
+    masks, then each layer's kept positions redrawn by a generator of its own seeded by `seed`.
     """
-    from n2n.masks import prunable_parameters, reference_count
+    from n2n.masks import prunable_parameters, reference_count, shuffle_within_layers
     from n2n.models import build_model, init_fingerprint
     from n2n.skips import skip_budget
 
     _, base = registry.split_method(method)
+    pruner_name, shuffled = registry.split_control(base)
     registry.check_density(method, density)
-    pruner = load_pruner(base, pruning, device)
+    pruner = load_pruner(pruner_name, pruning, device)
     net = build_model(arch.sequential(), seed)
     reference = reference_count(net)
     total = int(round(density * reference))
@@ -55,8 +57,11 @@ def prune(arch, method: str, density: float, seed: int, share: float, data_fn: C
     fingerprint = init_fingerprint(net)  # before pruning: learned pruners (scl) change the weights
     generator = torch.Generator().manual_seed(seed)
     masks = pruner.prune(net, params, data, generator, count)
+    if shuffled:
+        masks = shuffle_within_layers(masks, torch.Generator().manual_seed(seed))
     meta = {
-        "stage": "prune", "method": method, "pruner": base, "target_density": density, "seed": seed,
+        "stage": "prune", "method": method, "pruner": pruner_name, "shuffled": shuffled, "target_density": density,
+        "seed": seed,
         "reference_count": reference, "total_budget": total, "sequential_kept": count, "skip_budget": budget,
         "skip_share": share, "init_fingerprint": fingerprint, "arch": arch.to_dict(),
         "pruner_report": pruner.report,

@@ -3,7 +3,7 @@
 `Pruner.prune(model, params, data, generator, count)` returns masks keeping exactly `count` weights.
 Most pruners are `ScoringPruner`s: they define `score`, and `scope = "global"` keeps the top `count`
 scores over the whole network, `scope = "layer"` splits `count` over layers in proportion to their
-sizes (every layer at the same density) first. A pruner that learns or constructs its masks (SCL,
+sizes (every layer at the same density) first, `scope = "erk"` at Erdos-Renyi-Kernel densities. A pruner that learns or constructs its masks (SCL,
 expander) subclasses `Pruner` and defines `prune` alone. `data` is the cell's data set
 (`first_batch(n)`, `class_balanced_batch(...)`, `train_batches(...)`), given to pruners with
 `needs_data`. A pruner's settings are its `Options` dataclass: the defaults live there, the config's
@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from n2n.masks import allocate_counts, keep_top
+from n2n.masks import allocate_counts, erk_counts, keep_top
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,9 @@ class Pruner(ABC):
             raise ValueError(f"{type(self).__name__}: scores are not finite (inf or NaN) in {len(bad)} layer(s): "
                              f"{', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}; ranking them would keep "
                              "arbitrary weights (compute or rescale them in a wider type)")
-        if self.scope == "layer":
-            counts = allocate_counts([s.numel() for s in scores.values()], count)
+        if self.scope in ("layer", "erk"):
+            counts = (allocate_counts([s.numel() for s in scores.values()], count) if self.scope == "layer"
+                      else erk_counts([tuple(s.shape) for s in scores.values()], count))
             return {n: keep_top(s, c) for (n, s), c in zip(scores.items(), counts)}
         names = list(scores)
         flat = keep_top(torch.cat([scores[n].flatten() for n in names]), count)

@@ -1,4 +1,5 @@
-"""rp: random pruning, unstructured, every layer at the same density (ours: layer-wise uniform)."""
+"""rp: random pruning, unstructured, every layer at the same density (ours: layer-wise uniform).
+erk: random pruning at Erdos-Renyi-Kernel layer densities (Evci et al. 2020; Liu et al. 2022's control)."""
 
 from __future__ import annotations
 
@@ -12,3 +13,7 @@ class RandomPruner(ScoringPruner):
 
     def score(self, model, params, data, generator):
         return {n: torch.rand(p.shape, generator=generator) for n, p in params.items()}
+
+
+class ERKRandomPruner(RandomPruner):
+    scope = "erk"
