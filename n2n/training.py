@@ -99,6 +99,7 @@ def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: R
     data.to(device, LAYOUT)
     run = prepare(model, masks, recipe, device, ranks)
     resume(run, checkpoint, identity)
+    log.info("training epochs %d to %d", run.start_epoch + 1, recipe.epochs)
     for epoch in range(run.start_epoch, recipe.epochs):
         began = time.perf_counter()
         train_loss, train_accuracy = one_epoch(run, data, epoch, seed)

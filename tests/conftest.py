@@ -97,3 +97,17 @@ def run_snakemake(args: list[str], config: dict | None, tmp_path: Path, check: b
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return proc
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """How the fault tests injected their faults: a real filesystem mounted, or an errno patched in (the
+    tests record it with record_property, which reaches this process from xdist's workers too)."""
+    tally: dict[str, int] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for name, value in getattr(report, "user_properties", []):
+                if name == "fault_injection" and getattr(report, "when", "call") == "call":
+                    tally[value] = tally.get(value, 0) + 1
+    if tally:
+        terminalreporter.write_line("fault injection: " + "; ".join(f"{value} ({n})" for value, n in
+                                                                    sorted(tally.items())))

@@ -3,8 +3,9 @@ signature, aggregate). For each: the message names the cause, no output lies tru
 name, no temporary file is left, and a rerun once the fault is gone gives the uninterrupted run's result.
 
 Faults: a full filesystem and a read-only one (real tmpfs mounts where this process may mount, as
-root in CI; otherwise the write is patched to fail with the same errno, and the test says so), a
-corrupt input, and SIGKILL in the middle of a write (in a process of its own).
+root in CI; otherwise, or with N2N_TESTS_PATCH_FAULTS set, the write is patched to fail with the same
+errno; the run's summary says which), a disk that fills after an epoch's checkpoint, a corrupt input,
+and SIGKILL in the middle of a write or at random inside a training's epochs (in a process of its own).
 """
 
 from __future__ import annotations
@@ -116,11 +117,33 @@ def temporaries(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if io.TEMPORARY in p.name)
 
 
+def readable(path: Path) -> None:
+    """Read an output whole, as the next stage would; raises where it is cut short or corrupt."""
+    if path.suffix == ".npz" and path.name.endswith("mask.npz"):
+        from n2n.masks import load_masks
+
+        load_masks(path)
+    elif path.suffix == ".npz":
+        import scipy.sparse as sp
+
+        sp.load_npz(path)
+    elif path.suffix == ".pt":
+        from n2n.modelfiles import load_model
+
+        load_model(path)
+    elif path.suffix == ".parquet":
+        pd.read_parquet(path)
+    elif path.suffix == ".json":
+        json.loads(path.read_text())
+    else:
+        path.read_text(encoding="utf-8")
+
+
 def check_after_fault(out: Path, outputs: list[str]) -> None:
     assert temporaries(out) == [], "a failed write left its temporary file"
-    for name in outputs:  # an output is either absent or whole (readable)
+    for name in outputs:  # an output is either absent or whole: read it as the next stage would
         if (out / name).exists():
-            assert name.endswith((".parquet", ".md", ".npz", ".json", ".pt"))
+            readable(out / name)
 
 
 def check_rerun(out: Path, reference: Path, outputs: list[str]) -> None:
@@ -129,34 +152,51 @@ def check_rerun(out: Path, reference: Path, outputs: list[str]) -> None:
         assert same(out / name, reference / name), name
 
 
+PATCH_FAULTS_ENV = "N2N_TESTS_PATCH_FAULTS"  # set: no mount even as root, the errno patched in (its branch tested)
+
+
+def fill(folder: Path) -> None:
+    """Write to `folder` until its filesystem has no block left."""
+    with open(folder / "filler", "wb") as fh:
+        with contextlib.suppress(OSError):
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+
+
 @contextlib.contextmanager
-def small_filesystem(folder: Path, read_only: bool):
-    """A tmpfs at `folder`, full or read-only; None where this process may not mount."""
+def small_filesystem(folder: Path, read_only: bool, size: str = "1m", full: bool = True):
+    """A tmpfs at `folder`, full (or filled later by the test) or read-only; None where this process may not
+    mount."""
     folder.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0 or not shutil.which("mount") or subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True).returncode:
+    if os.environ.get(PATCH_FAULTS_ENV) or os.geteuid() != 0 or not shutil.which("mount") or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True).returncode:
         yield None
         return
     try:
         if read_only:
             subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
-        else:
-            with open(folder / "filler", "wb") as fh:  # fill it to the last block
-                with contextlib.suppress(OSError):
-                    while True:
-                        fh.write(b"\0" * 65536)
-                        fh.flush()
+        elif full:
+            fill(folder)
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
+def say_how(record_property, mounted: Path | None, fault: str) -> None:
+    """Name in the test report whether the fault was a real filesystem or an error patched in (conftest prints
+    the tally at the end of the run)."""
+    record_property("fault_injection", f"{fault}: {'a real tmpfs mount' if mounted else 'an errno patched in'}")
+
+
 @pytest.mark.parametrize("stage", STAGES)
 @pytest.mark.parametrize("fault, words", [("disk full", "no space left on device"),
                                           ("read-only", "read-only file system")])
-def test_a_write_that_fails_names_the_file_and_the_cause(stage, fault, words, reference, tmp_path, monkeypatch):
+def test_a_write_that_fails_names_the_file_and_the_cause(stage, fault, words, reference, tmp_path, monkeypatch,
+                                                         record_property):
     out = tmp_path / "out"
     with small_filesystem(out, read_only=fault == "read-only") as mounted:
+        say_how(record_property, mounted, fault)
         target, kwargs, outputs, _ = stage_calls(reference, out)[stage]
         if mounted is None:  # no mount here: the rename fails with the errno a mount would give
             code = errno.ENOSPC if fault == "disk full" else errno.EROFS
@@ -233,24 +273,82 @@ def test_sigkill_in_the_middle_of_a_write_leaves_one_temporary_that_the_rerun_re
     check_rerun(out, reference, outputs)
 
 
-def test_ten_random_kills_of_a_training_leave_no_temporary_file(reference, tmp_path):
-    """Killed at random moments (with SIGKILL, as a preempted job is) then run to the end: the same
-    weights as an uninterrupted training, and no temporary file in the cell's folder."""
+KILL_SCRIPT_LOGGED = "import json, logging, sys, importlib; logging.basicConfig(level=logging.INFO); " \
+                     "m, f = sys.argv[1].split(':'); getattr(importlib.import_module(m), f)(**json.loads(sys.argv[2]))"
+
+
+def test_ten_random_kills_inside_training_epochs_leave_no_temporary_file(reference, tmp_path):
+    """Killed at random moments of its epochs (with SIGKILL, as a preempted job is) then run to the end: the
+    same weights as an uninterrupted training, and no temporary file in the cell's folder. Each kill waits
+    for the training's "training epochs" line, so that it lands inside the epochs, not in torch's import."""
+    import re
     import time
 
     out = tmp_path / "cell"
     target, kwargs, outputs, _ = stage_calls(reference, out)["train"]
     rng = np.random.default_rng(0)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    for _ in range(10):
-        proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, target, json.dumps(kwargs)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(float(rng.uniform(1.5, 4.5)))  # torch's import takes about 2 s; the training about 4 more
-        proc.kill()
-        proc.wait()
+    last_epoch = re.compile(rf"epoch {RECIPE['epochs']}/{RECIPE['epochs']} ")
+    landed = []
+    for attempt in range(10):
+        log = tmp_path / f"attempt{attempt}.log"
+        with open(log, "w") as stderr:
+            proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT_LOGGED, target, json.dumps(kwargs)], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=stderr)
+            deadline = time.monotonic() + 120
+            while "training epochs" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(float(rng.uniform(0.05, 1.2)))  # an epoch of this cell takes about 2 s
+            proc.kill()
+            proc.wait()
+        text = log.read_text()
+        landed.append(proc.returncode == -9 and "training epochs" in text and not last_epoch.search(text))
         left = temporaries(out) if out.exists() else []
         for name in ("train_checkpoint.pt", *outputs):  # at most one per output
             assert len([t for t in left if t.startswith(f".{name}.")]) <= 1, left
+    assert sum(landed) >= 8, f"only {sum(landed)} of 10 kills landed inside the training's epochs"
     call(target, kwargs)
     check_rerun(out, reference, outputs)
     assert temporaries(out) == []
+
+
+@pytest.mark.parametrize("injection", ["mounted where possible", "patched"])
+def test_a_disk_that_fills_after_an_epochs_checkpoint_is_resumed_from_it(injection, reference, tmp_path, monkeypatch,
+                                                                         caplog, record_property):
+    """The disk fills right after epoch 1's checkpoint: the training fails naming the cause, the checkpoint
+    stays whole, and once space is freed the rerun resumes from epoch 1 and ends with the uninterrupted
+    weights."""
+    import logging
+
+    from n2n.modelfiles import checkpoint_epoch
+
+    out = tmp_path / "out"
+    target, kwargs, outputs, _ = stage_calls(reference, out)["train"]
+    checkpoint = Path(kwargs["checkpoint_path"])
+    real_replace = os.replace
+    if injection == "patched":
+        monkeypatch.setenv(PATCH_FAULTS_ENV, "1")
+    with small_filesystem(out, read_only=False, size="64m", full=False) as mounted:
+        say_how(record_property, mounted, "disk full after a checkpoint")
+        filled = []
+
+        def replace_then_fill(src, dst):
+            if filled and mounted is None:  # no mount here: every later write fails as on a full disk
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            real_replace(src, dst)
+            if Path(dst) == checkpoint and not filled:
+                filled.append(True)
+                if mounted is not None:
+                    fill(out)
+
+        monkeypatch.setattr(io.os, "replace", replace_then_fill)
+        with pytest.raises(io.WriteError, match="no space left on device"):
+            call(target, kwargs)
+        monkeypatch.setattr(io.os, "replace", real_replace)
+        assert filled and checkpoint_epoch(str(checkpoint)) == 1
+        (out / "filler").unlink(missing_ok=True)  # space freed
+        check_after_fault(out, outputs)
+        caplog.set_level(logging.INFO, logger="n2n.training")
+        call(target, kwargs)
+        assert f"resuming from {checkpoint} after epoch 1" in caplog.text
+        check_rerun(out, reference, outputs)
