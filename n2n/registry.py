@@ -33,11 +33,11 @@ class Dataset:
     train_size: int = 0  # training images (cost estimates before the data is read)
 
 
-CIFAR_HOW_TO_GET = "run `snakemake download_data` where there is network, or point data_root at a copy"
+CIFAR_HOW_TO_GET = "run `snakemake download_data --cores 1` where there is network, or point data_root at a copy"
 FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
                  "t10k-labels-idx1-ubyte.gz")
 FASHION_SYSTEM_FOLDERS = ("/usr/share/datasets/fashion-mnist",)  # Debian's package dataset-fashion-mnist
-FASHION_HOW_TO_GET = ("get it either way: `snakemake download_data` fetches the official files where there is "
+FASHION_HOW_TO_GET = ("get it either way: `snakemake download_data --cores 1` fetches the official files where there is "
                       "network, or Debian's package installs them where n2n finds them without configuration "
                       "(`sudo apt-get install dataset-fashion-mnist`, into /usr/share/datasets/fashion-mnist)")
 
@@ -50,7 +50,7 @@ DATASETS: dict[str, Dataset] = {
                         "n2n.data:download_cifar", train_size=50000),
     "imagenet": Dataset("imagenet", 3, 1000, 224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 0, True,
                         "n2n.imagenet:load_imagenet", "imagenet", ("train", "val"),
-                        "place the ImageFolder tree (train/, val/) there, e.g. with `python -m n2n prepare-imagenet`",
+                        "place the ImageFolder tree (train/, val/) there, e.g. with `python -m n2n prepare-imagenet --archives DIR --out DATA_ROOT/imagenet`",
                         train_size=1281167),
     # Xiao et al. 2017, the official IDX files: 60,000 training and 10,000 test images, 28x28 grayscale.
     # fashion_mnist: zero-padded to 32x32, the paper's CIFAR input size, with its crop and flip (clothes and

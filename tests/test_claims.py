@@ -359,3 +359,49 @@ def test_the_controls_compare_n2nskip_with_erk_and_a_pruner_with_its_shuffle():
     vgg = controls.set_index(["claim", "model"])
     assert vgg.loc[(6, "vgg19"), "difference"] == pytest.approx(0.54)
     assert vgg.loc[(8, "vgg19"), "difference"] == pytest.approx(0.0)
+
+
+def test_a_row_with_power_between_a_half_and_the_threshold_is_underpowered():
+    from scipy.stats import t
+
+    diffs = [0.3, -0.4, 0.9, 0.1, 0.6]  # no difference rejected (p about 0.25)
+    acc = accuracies({0.1: diffs}).assign(method=lambda f: f["method"].str.replace("rp", "synflow"))
+    table = claims_table(acc, EMPTY, EMPTY, EMPTY, t_sat=1.0, options=ClaimOptions(smallest_effect=0.72))
+    row = table[table["claim"] == 1].iloc[0]
+    # the power of this one-row family's test at 5 % against 0.72, by simulation with the seeds' spread
+    rng = np.random.default_rng(1)
+    draws = rng.normal(0.72, np.std(diffs, ddof=1), size=(200_000, 5))
+    stat = draws.mean(axis=1) / (draws.std(axis=1, ddof=1) / np.sqrt(5))
+    simulated = float((np.abs(stat) > t.ppf(0.975, 4)).mean())
+    assert 0.55 < simulated < 0.8 and row["p_value"] > 0.05
+    assert row["reference_source"] == "smallest effect of interest (claims.smallest_effect)"
+    assert row["verdict"] == "underpowered"
+
+
+def test_the_pooled_line_averages_each_seed_over_four_rows():
+    acc = pd.concat([two_rows([1.0, 1.2, 0.9, 1.1, 1.0], [0.2, 0.9, 0.1, 0.5, -0.3]),
+                     two_rows([3.0, 0.0, 0.5, 2.0, 0.1], [0.0, 0.4, 0.3, 0.2, 0.6], ("csp", "n2nskip-csp"))])
+    line = summary(claims_table(acc, EMPTY, EMPTY, EMPTY, t_sat=1.0)).set_index("claim").loc[1]
+    per_seed = np.array([np.mean(v) for v in zip([1.0, 1.2, 0.9, 1.1, 1.0], [0.2, 0.9, 0.1, 0.5, -0.3],
+                                                 [3.0, 0.0, 0.5, 2.0, 0.1], [0.0, 0.4, 0.3, 0.2, 0.6])])
+    mean, half, p = t_test_by_hand(per_seed)
+    assert line["reliable_rows"] == 4 and line["estimate"] == pytest.approx(mean)
+    assert line["ci_high"] == pytest.approx(mean + half) and line["p_value"] == pytest.approx(p, rel=1e-9)
+
+
+def test_claim_two_takes_the_larger_p_where_both_lower_densities_go_the_claims_way():
+    steady = [1.0, 1.2, 0.9, 1.1, 1.0]
+    larger = [g + 2 for g in [1.1, 1.3, 0.8, 1.2, 1.0]]
+    a_little = [g + d for g, d in zip(steady, [0.5, -0.3, 0.6, -0.2, 0.4])]  # +0.2 on average, far from significant
+    table = claims_table(accuracies({0.1: steady, 0.05: larger, 0.02: a_little}), EMPTY, EMPTY, EMPTY, t_sat=1.0)
+    line = summary(table).set_index("claim").loc[2]
+    _, _, p_02 = t_test_by_hand(np.array(a_little) - np.array(steady))
+    assert p_02 > 0.3 and line["p_value"] == pytest.approx(p_02, rel=1e-9) and line["verdict"] != "supported"
+
+
+def test_a_smallest_effect_takes_the_claims_sign():
+    heat = pd.DataFrame([dict(model="vgg19", dataset="cifar10", method=m, density=0.1, seed=s, t=1.0, F=f)
+                         for s in range(4) for m, f in (("synflow", 0.5 + 0.01 * s), ("n2nskip-synflow", 0.1 + s))])
+    row = claims_table(EMPTY, EMPTY, heat, EMPTY, t_sat=1.0).set_index("claim").loc[4]
+    assert row["reference_effect"] == -0.5  # Table 3 has no synflow: lower F is the claim's way
+    assert row["reference_source"] == "smallest effect of interest (claims.smallest_log_ratio)"

@@ -1,0 +1,176 @@
+"""The README and every page of docs/ hold true to the code: every shell line runs as typed (Snakemake
+commands in their dry-run form, the others as written where they are cheap), every job and training
+count they state is what `snakemake -n` plans, and every config key of the schema is documented."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
+# commands too long or too demanding to run here, each with the reason (each is tested elsewhere)
+NOT_RUN = {"make demo": "the demo (tests/test_workflow.py runs its pipeline on a tiny grid)",
+           "make test": "this suite", "make study": "the study's 90 trainings",
+           "make report": "needs make demo's results (tests/test_workflow.py builds a report)",
+           ".venv/bin/snakemake all_tables --configfile config/demo.yaml --report results/demo/report.html":
+               "needs make demo's results (tests/test_workflow.py builds a report)",
+           ".venv/bin/python -m n2n selftest --device cuda": "needs a GPU (tests/test_gpu_path.py runs the CPU side)",
+           ".venv/bin/python -m n2n prepare-imagenet --archives /path/to/archives --out data/imagenet":
+               "needs ImageNet's archives (tests/test_imagenet.py runs it on generated ones)",
+           ".venv/bin/python -m n2n connectivity --model resnet50 --pruner n2nskip-rp --density 0.02 --seed 0":
+               "full-size ResNet50's graph, minutes (tests/test_connectivity_cli.py runs it small)",
+           ".venv/bin/python benchmarks/train_throughput.py": "a benchmark, minutes",
+           ".venv/bin/python benchmarks/scree_full_size.py": "a benchmark, 14 minutes and 5.5 GB",
+           ".venv/bin/python benchmarks/heat_signature.py": "a benchmark, minutes",
+           ".venv/bin/python benchmarks/connectivity_at_init.py": "a benchmark, minutes",
+           ".venv/bin/python benchmarks/job_startup.py": "a benchmark, minutes"}
+DRY = ("-n", "--dry-run", "--summary", "--dag", "--rulegraph", "--lint")
+PROGRAMS = (".venv/bin/snakemake ", ".venv/bin/python ", "make ")
+
+
+def shell_lines(text: str) -> list[str]:
+    """Lines of the bash blocks (continuations joined, comments dropped), then inline code that starts with
+    one of the project's programs."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split(" #")[0].strip()
+            if line and not line.startswith("#"):
+                commands.append(re.sub(r"\s+", " ", line))
+    for code in re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S)):
+        if code.startswith(PROGRAMS) and code.strip() not in (p.strip() for p in PROGRAMS):
+            commands.append(code.strip())
+    return commands
+
+
+def doc_commands() -> list[str]:
+    return list(dict.fromkeys(c for page in PAGES for c in shell_lines(page.read_text())))
+
+
+def readme_commands() -> list[str]:
+    return shell_lines((ROOT / "README.md").read_text())
+
+
+def dry_form(command: str) -> str:
+    """A Snakemake command with -n unless it plans without running already; others as they are."""
+    if "snakemake" in command and not any(f" {flag}" in command for flag in DRY[2:]):
+        command = re.sub(r" (-n|--dry-run)\b", "", command)
+        return re.sub(r"(\S*snakemake)\b", r"\1 -n", command, count=1)
+    return command
+
+
+def test_the_readme_opens_with_the_quick_start_and_names_the_venvs_programs():
+    assert readme_commands()[:2] == ["make demo", "make test"]
+    for page in PAGES:
+        for code in re.findall(r"`(snakemake [^`]*)`", page.read_text()):
+            assert False, f"{page.name}: `{code}`: name the venv's snakemake (.venv/bin/snakemake)"
+
+
+@pytest.mark.skipif(not (ROOT / ".venv" / "bin" / "snakemake").exists(), reason="no .venv: run make test")
+@pytest.mark.parametrize("command", sorted({dry_form(c) for c in doc_commands() if c not in NOT_RUN}))
+def test_a_documented_command_runs_as_typed(command, tmp_path):
+    proc = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"{command}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    assert "Traceback" not in proc.stderr
+    assert any(words in proc.stdout + proc.stderr for words in expected_output(command)), \
+        f"{command}\n{proc.stdout[-2000:]}"
+
+
+def expected_output(command: str) -> tuple[str, ...]:
+    """What a command prints when it did its work: a dry run its plan, --summary its table, --lint its
+    verdict, make dag where it wrote."""
+    if "snakemake" in command and "--summary" in command:
+        return ("output_file",)
+    if "snakemake" in command and "--lint" in command:
+        return ("Congratulations, your workflow is in a good condition",)
+    if "snakemake" in command and ("--dag" in command or "--rulegraph" in command):
+        return ("digraph", "flowchart")
+    if "snakemake" in command:
+        return ("This was a dry-run", "Nothing to be done")
+    if command.startswith("make dag"):
+        return ("rule graph: results/demo/rulegraph",)
+    return ("",)
+
+
+def test_each_command_left_out_is_documented_and_each_make_target_plans():
+    commands = doc_commands()
+    for command in NOT_RUN:
+        assert command in commands, f"NOT_RUN names {command!r}, which no page has any more"
+        if command.startswith("make "):
+            proc = subprocess.run(["make", "-n", command.split()[1]], cwd=ROOT, capture_output=True, text=True,
+                                  timeout=60)
+            assert proc.returncode == 0, proc.stderr
+            assert ("pytest" if command == "make test" else "snakemake") in proc.stdout, proc.stdout
+
+
+# counts the pages state, and the plan that gives them: (page, pattern with the number as its group, what
+# it counts, the targets and config files of `snakemake -n`)
+DEMO = ("all_tables", "config/demo.yaml")
+STUDY = ("table1 claims", "config/demo.yaml config/study.yaml")
+PAPER = ("all_tables", "")
+COUNTS = [
+    ("README.md", r"`make demo`[^.]*?\(pipeline [^,]*, ([\d,]+) jobs", "total", DEMO),
+    ("README.md", r"`make study` ran its ([\d,]+) jobs", "total", STUDY),
+    ("README.md", r"`make study` ran its [\d,]+ jobs, ([\d,]+) trainings", "train", STUDY),
+    ("docs/studies.md", r"`make study` ran its ([\d,]+) jobs", "total", STUDY),
+    ("docs/studies.md", r"`make study` ran its [\d,]+ jobs, ([\d,]+) trainings", "train", STUDY),
+    ("docs/speed.md", r"the paper grid's ([\d,]+) jobs", "total", PAPER),
+    ("docs/speed.md", r"the demo's ([\d,]+) jobs", "total", DEMO),
+]
+
+
+def planned(targets: str, configs: str) -> dict[str, int]:
+    """Snakemake's job stats for the targets under the config files, every job planned (--forceall)."""
+    command = [str(ROOT / ".venv" / "bin" / "snakemake"), "-n", "--forceall", *targets.split()]
+    if configs:
+        command += ["--configfile", *configs.split()]
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, flags=re.M)}
+
+
+@pytest.mark.skipif(not (ROOT / ".venv" / "bin" / "snakemake").exists(), reason="no .venv: run make test")
+@pytest.mark.parametrize("plan", sorted({c[3] for c in COUNTS}))
+def test_every_count_a_page_states_is_what_snakemake_plans(plan):
+    stats = planned(*plan)
+    for page, pattern, what, of in COUNTS:
+        if of != plan:
+            continue
+        found = re.search(pattern, re.sub(r"\s+", " ", (ROOT / page).read_text()))
+        assert found, f"{page} no longer states a count matching {pattern!r}"
+        assert int(found.group(1).replace(",", "")) == stats[what], \
+            f"{page}: {found.group(0)!r}, but `snakemake -n --forceall {plan[0]}` plans {stats[what]} ({what})"
+
+
+def schema_keys() -> list[str]:
+    """Every key of the config schema, as `section.key` (grids and resources by their fields)."""
+    schema = yaml.safe_load((ROOT / "n2n" / "schemas" / "config.schema.yaml").read_text())
+    definitions = schema["definitions"]
+
+    def properties(node: dict) -> dict:
+        if "$ref" in node:
+            node = definitions[node["$ref"].rsplit("/", 1)[1]]
+        return node.get("properties", {})
+
+    keys = []
+    for name, node in schema["properties"].items():
+        keys.append(name)
+        for child, child_node in properties(node).items():
+            keys.append(f"{name}.{child}")
+            if name in ("tables", "figures"):
+                keys += [f"grid.{field}" for field in properties(child_node)]
+        if isinstance(node.get("additionalProperties"), dict):
+            keys += [f"{name}.<name>.{field}" for field in properties(node["additionalProperties"])]
+    return sorted(set(keys))
+
+
+def test_every_config_key_of_the_schema_is_in_the_configuration_page():
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    spans = " ".join(re.findall(r"`([^`]+)`", text))
+    missing = [key for key in schema_keys() if not re.search(rf"(?<![\w]){re.escape(key.rsplit('.', 1)[-1])}\b", spans)]
+    assert missing == [], f"docs/configuration.md names no {', '.join(missing)}"
