@@ -19,7 +19,7 @@ NEED_GB ?= 6.5
 export WARM_TORCH = torch, torchvision, torch.distributed
 export WARM_REST  = pandas, pyarrow.parquet, scipy.sparse, scipy.linalg, matplotlib.pyplot, seaborn, snakemake.cli, pytest, xdist
 
-.PHONY: install demo study report dag test clean-demo
+.PHONY: install demo study report dag test clean-demo publish-demo publish-study
 
 install: $(STAMP)
 
@@ -57,6 +57,13 @@ study: install
 	@cat results/study/tables/table1.md
 	@echo
 	@cat results/study/tables/claims.md
+
+# the README's and docs/'s result blocks regenerated from the last run, with its commit, machine and date
+publish-demo: install
+	$(BIN)/python -m n2n publish --results results/demo README.md docs/*.md
+
+publish-study: install
+	$(BIN)/python -m n2n publish --results results/study README.md docs/*.md
 
 # one HTML page with every table and figure of the demo (run `make demo` first)
 report: install

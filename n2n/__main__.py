@@ -1,6 +1,7 @@
 """Command line: `python -m n2n connectivity ...` (connectivity of a network at initialisation),
 `python -m n2n selftest [--device cuda]` (every device branch of the training, on a tiny cell) and
-`python -m n2n prepare-imagenet ...`."""
+`python -m n2n prepare-imagenet ...` and `python -m n2n publish --results DIR PAGE...` (a run's tables
+into the marked blocks of the README and docs/)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ def connectivity_command(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m n2n", description="n2n command-line tools")
     sub = parser.add_subparsers(dest="command", required=True)
+    publish = sub.add_parser("publish", help="a run's tables into the marked blocks of pages (README, docs/)")
+    publish.add_argument("--results", required=True, help="the run's results folder, e.g. results/demo")
+    publish.add_argument("pages", nargs="+")
     conn = sub.add_parser("connectivity", help="F(t) of a pruned network against its dense reference, at init")
     conn.add_argument("--model", required=True)
     conn.add_argument("--pruner", required=True, help="method, e.g. rp, n2nskip-rp, csp")
@@ -79,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
             logging.basicConfig(level=logging.INFO, format="%(message)s")
             counts = prepare_imagenet(args.archives, args.out)
             print(f"{args.out}: {counts['train']} training and {counts['val']} validation images")
+            return 0
+        if args.command == "publish":
+            from n2n.publish import publish
+
+            changed = publish(args.pages, args.results.rstrip("/"))
+            print(f"{args.results}: {', '.join(changed) if changed else 'no page had a block of it that changed'}")
             return 0
         return connectivity_command(args)
     except (ValueError, FileNotFoundError, FileExistsError) as err:

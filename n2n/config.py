@@ -94,12 +94,15 @@ def _semantic_problems(config: dict[str, Any]) -> list[str]:
         for model in grid["models"]:
             if model not in registry.MODELS:
                 problems.append(f"{where}: unknown model {model!r} (known: {', '.join(registry.MODELS)})")
-            elif isinstance(grid["densities"], dict) and model not in grid["densities"]:
-                problems.append(f"{where}: densities name no list for {model!r} (give one list, or one per model)")
+                continue
+            for option in ("densities", "methods"):
+                if isinstance(grid[option], dict) and model not in grid[option]:
+                    problems.append(f"{where}: {option} name no list for {model!r} (give one list, or one per model)")
         for dataset in grid["datasets"]:
             if dataset not in registry.DATASETS:
                 problems.append(f"{where}: unknown dataset {dataset!r} (known: {', '.join(registry.DATASETS)})")
-        for method in grid["methods"]:
+        methods = grid["methods"].values() if isinstance(grid["methods"], dict) else [grid["methods"]]
+        for method in dict.fromkeys(m for listed in methods for m in listed):
             try:
                 registry.split_method(method)
             except registry.UnknownNameError as err:
@@ -147,7 +150,7 @@ def grid_cells(config: dict[str, Any], section: str, name: str) -> list[Cell]:
     cells: dict[Cell, None] = {}
     for model in grid["models"]:
         for dataset, method, density, seed in itertools.product(
-            grid["datasets"], grid["methods"], for_model(grid["densities"], model), seeds
+            grid["datasets"], for_model(grid["methods"], model), for_model(grid["densities"], model), seeds
         ):
             d = 1.0 if method == "dense" else float(density)
             cells[Cell(model, dataset, method, registry.format_density(d), int(seed))] = None
@@ -155,7 +158,8 @@ def grid_cells(config: dict[str, Any], section: str, name: str) -> list[Cell]:
 
 
 def for_model(option: Any, model: str) -> Any:
-    """An option given once for every model, or as a mapping with one value per model (width, densities)."""
+    """An option given once for every model, or as a mapping with one value per model (width, a grid's
+    methods and densities)."""
     return option[model] if isinstance(option, dict) else option
 
 

@@ -37,6 +37,8 @@ def test_paper_grid_sizes(paper_config):
         (lambda c: c.update(width={"vgg19": 0.25}), "width: no width for resnet50"),
         (lambda c: c.update(width={"vgg19": -1, "resnet50": 1}), "width/vgg19"),
         (lambda c: c["tables"]["table1"].update(densities={"vgg19": [0.1]}), "densities name no list for 'resnet50'"),
+        (lambda c: c["tables"]["table1"].update(methods={"vgg19": ["rp"]}), "methods name no list for 'resnet50'"),
+        (lambda c: c["tables"]["table1"].update(methods={"vgg19": ["rp"], "resnet50": ["cps"]}), "pruner 'cps'"),
         (lambda c: c["tables"]["table1"].update(densities={"vgg19": [2.0], "resnet50": [0.1]}),
          "tables/table1/densities/vgg19/0"),
     ],
@@ -104,7 +106,7 @@ def test_demo_table1_has_three_seeds_per_cell(demo_config):
     seeds: dict[tuple, set] = {}
     for c in grid_cells(demo_config, "tables", "table1"):
         seeds.setdefault((c.model, c.method, c.density), set()).add(c.seed)
-    assert len(seeds) == 2 * 8 and all(len(s) >= 3 for s in seeds.values())
+    assert len(seeds) == 8 + 5 and all(len(s) >= 3 for s in seeds.values())  # the controls on VGG19 alone
 
 
 def test_each_pruners_options_and_the_config_schema_agree():

@@ -115,10 +115,10 @@ STUDY = ("table1 claims", "config/demo.yaml config/study.yaml")
 PAPER = ("all_tables", "")
 COUNTS = [
     ("README.md", r"`make demo`[^.]*?\(pipeline [^,]*, ([\d,]+) jobs", "total", DEMO),
-    ("README.md", r"`make study` ran its ([\d,]+) jobs", "total", STUDY),
-    ("README.md", r"`make study` ran its [\d,]+ jobs, ([\d,]+) trainings", "train", STUDY),
-    ("docs/studies.md", r"`make study` ran its ([\d,]+) jobs", "total", STUDY),
-    ("docs/studies.md", r"`make study` ran its [\d,]+ jobs, ([\d,]+) trainings", "train", STUDY),
+    ("README.md", r"`make study` plans ([\d,]+) jobs", "total", STUDY),
+    ("README.md", r"`make study` plans [\d,]+ jobs, ([\d,]+) trainings", "train", STUDY),
+    ("docs/studies.md", r"`make study` plans ([\d,]+) jobs", "total", STUDY),
+    ("docs/studies.md", r"`make study` plans [\d,]+ jobs, ([\d,]+) trainings", "train", STUDY),
     ("docs/speed.md", r"the paper grid's ([\d,]+) jobs", "total", PAPER),
     ("docs/speed.md", r"the demo's ([\d,]+) jobs", "total", DEMO),
 ]
@@ -174,3 +174,30 @@ def test_every_config_key_of_the_schema_is_in_the_configuration_page():
     spans = " ".join(re.findall(r"`([^`]+)`", text))
     missing = [key for key in schema_keys() if not re.search(rf"(?<![\w]){re.escape(key.rsplit('.', 1)[-1])}\b", spans)]
     assert missing == [], f"docs/configuration.md names no {', '.join(missing)}"
+
+
+def test_publish_regenerates_a_pages_result_blocks_from_a_run_and_says_where_they_came_from(tmp_path):
+    from n2n.publish import publish
+
+    tables = tmp_path / "results" / "demo" / "tables"
+    tables.mkdir(parents=True)
+    (tables / "table1.md").write_text("## Table 1\n\nmean ± std\n\n| model | method |\n|---|---|\n| vgg19 | rp |\n\nafter\n")
+    (tables / "claims.md").write_text("## The claims, in one line each\n\nintro\n\n1. first: **supported**.\n"
+                                      "2. second: **not run**.\n\n## The claims, row by row\n\ntext\n\n"
+                                      "| claim | verdict |\n|---|---|\n| 1 | **supported** |\n")
+    page = tmp_path / "page.md"
+    page.write_text("intro\n<!-- BEGIN results/demo table1 -->\nold\n<!-- END results/demo table1 -->\nmiddle\n"
+                    "<!-- BEGIN results/demo claims -->\n<!-- END results/demo claims -->\n"
+                    "<!-- BEGIN results/demo claims-rows -->\nold\n<!-- END results/demo claims-rows -->\n"
+                    "<!-- BEGIN results/study table1 -->\nkept\n<!-- END results/study table1 -->\n")
+    assert publish([str(page)], "results/demo", root=str(tmp_path)) == [str(page)]
+    text = page.read_text()
+    assert "| model | method |\n|---|---|\n| vgg19 | rp |\n<!-- END results/demo table1 -->" in text
+    assert "old" not in text and "after" not in text and "kept" in text
+    assert "1. first: **supported**.\n2. second: **not run**.\n<!-- END results/demo claims -->" in text
+    assert "| 1 | **supported** |\n<!-- END results/demo claims-rows -->" in text
+    assert re.search(r"\*From `results/demo`: commit \S+.*, \d+ cores, \d{4}-\d\d-\d\d\.\*", text)
+    assert publish([str(page)], "results/demo", root=str(tmp_path)) == []  # nothing new: the page stays
+    page.write_text("<!-- BEGIN results/demo table9 -->\n<!-- END results/demo table9 -->\n")
+    with pytest.raises(FileNotFoundError, match="table9"):
+        publish([str(page)], "results/demo", root=str(tmp_path))
