@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     publish = sub.add_parser("publish", help="a run's tables into the marked blocks of pages (README, docs/)")
     publish.add_argument("--results", required=True, help="the run's results folder, e.g. results/demo")
+    publish.add_argument("--root", default=".", help="the checkout that ran it (its commit is named)")
     publish.add_argument("pages", nargs="+")
     conn = sub.add_parser("connectivity", help="F(t) of a pruned network against its dense reference, at init")
     conn.add_argument("--model", required=True)
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "publish":
             from n2n.publish import publish
 
-            changed = publish(args.pages, args.results.rstrip("/"))
+            changed = publish(args.pages, args.results.rstrip("/"), args.root)
             print(f"{args.results}: {', '.join(changed) if changed else 'no page had a block of it that changed'}")
             return 0
         return connectivity_command(args)

@@ -9,8 +9,9 @@ A block is marked in a page as
     <!-- END results/demo table1 -->
 
 and holds the table of `results/demo/tables/table1.md` (its Markdown table alone); `claims` holds the
-claims' numbered lines, `claims-rows` their row-by-row table. Blocks of other results folders are
-left as they are.
+claims' numbered lines, `claims-rows` their row-by-row table, `cells` every cell's test accuracy per
+seed (its acc.json files, unhealthy seeds with their reasons). Blocks of other results folders are left
+as they are.
 """
 
 from __future__ import annotations
@@ -68,9 +69,29 @@ def claims_lines(markdown: str) -> str:
     return "\n".join(line for line in markdown.splitlines() if re.match(r"\d+\. ", line))
 
 
+def cells_table(results: Path) -> str:
+    """Every cell of a run, its test accuracy per seed, an unhealthy seed's reasons beside it."""
+    import json
+
+    from n2n.health import unhealthy_reasons
+
+    rows: dict[tuple[str, str, str], list[str]] = {}
+    for path in sorted(results.glob("*/*/*/*/seed*/acc.json"), key=lambda p: (p.parts[-6:-2], int(p.parts[-2][4:]))):
+        cell = json.loads(path.read_text())
+        reasons = unhealthy_reasons(cell)
+        rows.setdefault((cell["model"], cell["method"], path.parts[-3]), []).append(
+            f"s{cell['seed']} {cell['test_accuracy']:.2f}" + (f" ({', '.join(reasons)})" if reasons else ""))
+    if not rows:
+        raise FileNotFoundError(f"no cell of {results} has an acc.json (run the workflow first)")
+    return "\n".join(["| model | method | density | test accuracy per seed (%) |", "|---|---|---|---|",
+                      *(f"| {m} | {method} | {d} | {'; '.join(seeds)} |" for (m, method, d), seeds in rows.items())])
+
+
 def block_text(root: Path, results: Path, name: str) -> str:
     tables = root / results / "tables"
-    if name == "claims":
+    if name == "cells":
+        body = cells_table(root / results)
+    elif name == "claims":
         body = claims_lines((tables / "claims.md").read_text())
     elif name == "claims-rows":
         body = table_part((tables / "claims.md").read_text().split("row by row", 1)[1])
@@ -78,7 +99,7 @@ def block_text(root: Path, results: Path, name: str) -> str:
         path = tables / f"{name}.md"
         if not path.exists():
             raise FileNotFoundError(f"a block names {name!r}, but {path} does not exist (run the workflow first, "
-                                    "or name one of its tables, claims or claims-rows)")
+                                    "or name one of its tables, claims, claims-rows or cells)")
         body = table_part(path.read_text())
     return f"{provenance(root, results)}\n\n{body}\n"
 

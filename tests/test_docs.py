@@ -4,6 +4,7 @@ count they state is what `snakemake -n` plans, and every config key of the schem
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 
@@ -17,6 +18,8 @@ PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
 NOT_RUN = {"make demo": "the demo (tests/test_workflow.py runs its pipeline on a tiny grid)",
            "make test": "this suite", "make study": "the study's 90 trainings",
            "make report": "needs make demo's results (tests/test_workflow.py builds a report)",
+           "make publish-demo": "rewrites the pages' result blocks (test_publish_... runs it on a copy)",
+           "make publish-study": "rewrites the pages' result blocks (test_publish_... runs it on a copy)",
            ".venv/bin/snakemake all_tables --configfile config/demo.yaml --report results/demo/report.html":
                "needs make demo's results (tests/test_workflow.py builds a report)",
            ".venv/bin/python -m n2n selftest --device cuda": "needs a GPU (tests/test_gpu_path.py runs the CPU side)",
@@ -198,6 +201,14 @@ def test_publish_regenerates_a_pages_result_blocks_from_a_run_and_says_where_the
     assert "| 1 | **supported** |\n<!-- END results/demo claims-rows -->" in text
     assert re.search(r"\*From `results/demo`: commit \S+.*, \d+ cores, \d{4}-\d\d-\d\d\.\*", text)
     assert publish([str(page)], "results/demo", root=str(tmp_path)) == []  # nothing new: the page stays
+    for seed, accuracy in ((1, 91.25), (0, 90.5)):
+        cell = tmp_path / "results" / "demo" / "vgg19" / "digits" / "rp" / "0.1" / f"seed{seed}"
+        cell.mkdir(parents=True)
+        (cell / "acc.json").write_text(json.dumps(dict(model="vgg19", method="rp", seed=seed, test_accuracy=accuracy,
+                                                       cut_apart=seed == 1)))
+    page.write_text("<!-- BEGIN results/demo cells -->\n<!-- END results/demo cells -->\n")
+    publish([str(page)], "results/demo", root=str(tmp_path))
+    assert "| vgg19 | rp | 0.1 | s0 90.50; s1 91.25 (cut apart) |" in page.read_text()
     page.write_text("<!-- BEGIN results/demo table9 -->\n<!-- END results/demo table9 -->\n")
     with pytest.raises(FileNotFoundError, match="table9"):
         publish([str(page)], "results/demo", root=str(tmp_path))
