@@ -453,6 +453,10 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
                 "n_seeds": 0, "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "half_width": np.nan,
                 "test": "", "reference_effect": np.nan, "p_value": np.nan, "p_value_all": np.nan,
                 "direction": 0, "direction_all": 0, "verdict": "", "text": "", "_diffs": None, "_diffs_all": None}
+        if not rows.empty:
+            test_all = _line_test(number, rows, "seed_differences_all")
+            line.update(p_value_all=test_all["p_value"], direction_all=int(np.sign(test_all["estimate"])),
+                        _diffs_all=test_all["diffs"])
         if rows.empty:
             line.update(verdict="not run", text="no cells in this run")
         elif reliable.empty:
@@ -462,7 +466,6 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
             line.update(verdict="unreliable", text=why)
         else:
             test = _line_test(number, reliable, "seed_differences")
-            test_all = _line_test(number, rows, "seed_differences_all")
             unit = "ln F" if number == 4 else "points"
             text = (f"mean difference {test['estimate']:+.2f} {unit} [{test['ci_low']:.2f}, {test['ci_high']:.2f}] "
                     f"over {test['n_seeds']} seeds, each averaged over {len(reliable)} reliable row"
@@ -477,10 +480,8 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
                 text += f" (each must hold; decided at {test['decided_at']:g}, p = {test['p_value']:.2g}"
             line.update(n_seeds=test["n_seeds"], estimate=test["estimate"], ci_low=test["ci_low"],
                         ci_high=test["ci_high"], half_width=(test["ci_high"] - test["ci_low"]) / 2, test=test["test"],
-                        p_value=test["p_value"], p_value_all=test_all["p_value"],
-                        reference_effect=float(reliable["reference_effect"].mean()),
-                        direction=int(np.sign(test["estimate"])), direction_all=int(np.sign(test_all["estimate"])),
-                        text=text, _diffs=test["diffs"], _diffs_all=test_all["diffs"])
+                        p_value=test["p_value"], reference_effect=float(reliable["reference_effect"].mean()),
+                        direction=int(np.sign(test["estimate"])), text=text, _diffs=test["diffs"])
         out.append(line)
     lines = pd.DataFrame(out)
     for suffix in ("", "_all"):
@@ -488,17 +489,25 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
         lines[f"p_holm{suffix}"], lines[f"level{suffix}"] = holm(p), holm_levels(p)
     lines["power"], lines["verdict_all"], lines["health_changes_verdict"] = np.nan, "", False
     for i, line in lines.iterrows():
-        if line["verdict"] in ("not run", "unreliable"):
+        claim = CLAIMS[int(line["claim"])]
+        if line["verdict"] == "not run":
             lines.loc[i, "verdict_all"] = line["verdict"]
             continue
-        claim = CLAIMS[int(line["claim"])]
-        power_ = power(line["_diffs"], line["reference_effect"], line["level"])
-        power_all = power(line["_diffs_all"], line["reference_effect"], line["level_all"])
+        reference = line["reference_effect"]
+        if line["verdict"] == "unreliable":  # no healthy line; over all pairs, the rows' mean reference
+            rows = table[(table["claim"] == line["claim"]) & (table["verdict"] != "not run")]
+            reference = float(rows["reference_effect"].mean())
+        verdict_all = verdict(len(line["_diffs_all"]), line["direction_all"], line["p_holm_all"],
+                              power(line["_diffs_all"], reference, line["level_all"]), claim.direction)
+        lines.loc[i, ["verdict_all", "health_changes_verdict"]] = [verdict_all, verdict_all != line["verdict"]]
+        if line["verdict"] == "unreliable":
+            if verdict_all != "unreliable":
+                lines.loc[i, "text"] = (f"{line['text']}; over all pairs, unhealthy seeds included: {verdict_all} "
+                                        f"{HEALTH_MARK}")
+            continue
+        power_ = power(line["_diffs"], reference, line["level"])
         verdict_ = verdict(line["n_seeds"], line["direction"], line["p_holm"], power_, claim.direction)
-        verdict_all = verdict(len(line["_diffs_all"]), line["direction_all"], line["p_holm_all"], power_all,
-                              claim.direction)
-        lines.loc[i, ["power", "verdict", "verdict_all"]] = [power_, verdict_, verdict_all]
-        lines.loc[i, "health_changes_verdict"] = verdict_ != verdict_all
+        lines.loc[i, ["power", "verdict", "health_changes_verdict"]] = [power_, verdict_, verdict_ != verdict_all]
         lines.loc[i, "text"] = (f"{line['text']}; Holm over the claims: {line['p_holm']:.2g}; power "
                                 f"{power_:.2f} for the reference {line['reference_effect']:+.2f}); "
                                 f"{line['rows_supported']} of {line['reliable_rows']} reliable rows supported "

@@ -405,3 +405,15 @@ def test_a_smallest_effect_takes_the_claims_sign():
     row = claims_table(EMPTY, EMPTY, heat, EMPTY, t_sat=1.0).set_index("claim").loc[4]
     assert row["reference_effect"] == -0.5  # Table 3 has no synflow: lower F is the claim's way
     assert row["reference_source"] == "smallest effect of interest (claims.smallest_log_ratio)"
+
+
+def test_a_line_without_healthy_pairs_still_says_what_all_pairs_show():
+    acc = accuracies({0.1: [1.0, 1.2, 0.9, 1.1, 1.0]})
+    health = acc.assign(chance_accuracy=10.0, cut_apart=False, train_loss_first=2.3, train_loss_best_later=0.5)
+    health.loc[(health["method"] == "n2nskip-rp") & health["seed"].isin([0, 1, 2]), "cut_apart"] = True
+    table = claims_table(acc, EMPTY, EMPTY, EMPTY, t_sat=1.0, health=health)
+    line = summary(table).set_index("claim").loc[1]
+    _, _, p = t_test_by_hand(np.array([1.0, 1.2, 0.9, 1.1, 1.0]))
+    assert line["verdict"] == "unreliable" and line["p_value_all"] == pytest.approx(p, rel=1e-9)
+    assert line["verdict_all"] == "supported" and line["health_changes_verdict"]
+    assert f"over all pairs, unhealthy seeds included: supported {HEALTH_MARK}" in line["text"]
