@@ -117,7 +117,7 @@ DEMO = ("all_tables", "config/demo.yaml")
 STUDY = ("table1 claims", "config/demo.yaml config/study.yaml")
 PAPER = ("all_tables", "")
 COUNTS = [
-    ("README.md", r"`make demo`[^.]*?\(pipeline [^,]*, ([\d,]+) jobs", "total", DEMO),
+    ("README.md", r"the demo's pipeline [^,]*, ([\d,]+) jobs", "total", DEMO),
     ("README.md", r"`make study` plans ([\d,]+) jobs", "total", STUDY),
     ("README.md", r"`make study` plans [\d,]+ jobs, ([\d,]+) trainings", "train", STUDY),
     ("docs/studies.md", r"`make study` plans ([\d,]+) jobs", "total", STUDY),
