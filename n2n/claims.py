@@ -67,6 +67,10 @@ class Claim:
     sources: str
     bases: tuple[str, ...] = ()  # only these pruners (empty: every pruner with both methods in the grid)
 
+    def methods(self, base: str) -> tuple[str, str]:
+        """The two methods a row for pruner `base` compares: first − second."""
+        return self.first.format(base=base), self.second.format(base=base)
+
 
 CLAIMS = {c.number: c for c in [
     Claim(1, "N2NSkip-X is more accurate than X at the same density (Tables 1, 2)", +1, "n2nskip-{base}", "{base}",
@@ -146,12 +150,17 @@ def power(diffs: np.ndarray, effect: float, level: float) -> float:
     return float(upper + (lower if np.isfinite(lower) else 0.0))
 
 
+def _ascending(p: np.ndarray) -> np.ndarray:
+    """Indices of the tested (not NaN) p-values, smallest first: the order Holm's step-down takes them in."""
+    tested = np.flatnonzero(~np.isnan(p))
+    return tested[np.argsort(p[tested], kind="stable")]
+
+
 def holm(p_values: list[float]) -> list[float]:
     """Holm's step-down adjusted p-values (NaN stays NaN and is not counted in the family)."""
     p = np.asarray(p_values, dtype=float)
-    tested = np.flatnonzero(~np.isnan(p))
     out = np.full(len(p), np.nan)
-    order = tested[np.argsort(p[tested], kind="stable")]
+    order = _ascending(p)
     running = 0.0
     for rank, i in enumerate(order):
         running = max(running, min(1.0, (len(order) - rank) * p[i]))
@@ -162,10 +171,10 @@ def holm(p_values: list[float]) -> list[float]:
 def holm_levels(p_values: list[float]) -> list[float]:
     """The level Holm's step-down compares each p-value with: alpha / (m − rank), rank 0 for the smallest p."""
     p = np.asarray(p_values, dtype=float)
-    tested = np.flatnonzero(~np.isnan(p))
     out = np.full(len(p), np.nan)
-    for rank, i in enumerate(tested[np.argsort(p[tested], kind="stable")]):
-        out[i] = ALPHA / (len(tested) - rank)
+    order = _ascending(p)
+    for rank, i in enumerate(order):
+        out[i] = ALPHA / (len(order) - rank)
     return out.tolist()
 
 
@@ -214,7 +223,7 @@ def _pairs(frame: pd.DataFrame, value: str, claim: Claim,
     for (model, dataset, density), group in frame.groupby(["model", "dataset", "density"], sort=False):
         bases = claim.bases or tuple(dict.fromkeys(group["method"].map(_base)))
         for base in bases:
-            names = (claim.first.format(base=base), claim.second.format(base=base))
+            names = claim.methods(base)
             sides = [group[group["method"] == name].set_index("seed") for name in names]
             seeds = sides[0].index.intersection(sides[1].index)
             if not len(seeds):
@@ -247,14 +256,21 @@ def _by_seed(diffs: pd.Series) -> str:
     return json.dumps({str(int(s)): float(v) for s, v in diffs.sort_index().items()})
 
 
+def _test(diffs: np.ndarray) -> dict[str, Any]:
+    """The mean of paired differences, its interval, which test applies and its p (none under MIN_PAIRS)."""
+    mean, low, high = interval(diffs)
+    return {"estimate": mean, "ci_low": low, "ci_high": high,
+            "test": "sign (zero spread)" if zero_spread(diffs) else "t",
+            "p_value": p_value(diffs) if len(diffs) >= MIN_PAIRS else float("nan")}
+
+
 def _row(claim: Claim, pairs: Pairs, statistic: str, reference: tuple[float, str]) -> dict[str, Any]:
     diffs = pairs.diffs.to_numpy(dtype=float)
-    mean, low, high = interval(diffs)
+    test = _test(diffs)
     return {"claim": claim.number, "statement": claim.statement, **pairs.key, "statistic": statistic,
             "n_pairs": len(diffs), "n_excluded": len(pairs.excluded), "excluded": _excluded_text(pairs.excluded),
-            "difference": mean, "ci_low": low, "ci_high": high, "half_width": (high - low) / 2,
-            "test": "sign (zero spread)" if zero_spread(diffs) else "t",
-            "p_value": p_value(diffs) if len(diffs) >= MIN_PAIRS else float("nan"),
+            "difference": test["estimate"], "ci_low": test["ci_low"], "ci_high": test["ci_high"],
+            "half_width": (test["ci_high"] - test["ci_low"]) / 2, "test": test["test"], "p_value": test["p_value"],
             "reference_effect": reference[0], "reference_source": reference[1],
             "seed_differences": _by_seed(pairs.diffs), "n_pairs_all": len(pairs.all_diffs),
             "difference_all": float(pairs.all_diffs.mean()) if len(pairs.all_diffs) else float("nan"),
@@ -289,7 +305,7 @@ def accuracy_claims(acc: pd.DataFrame, options: ClaimOptions = ClaimOptions()) -
     rows, gains, ref = [], {}, load_reference("table1")
     for pairs in _pairs(acc, "test_accuracy", CLAIMS[1]):
         m, d, x, b = (pairs.key[k] for k in ("model", "dataset", "density", "base"))
-        paper = _paper_effect(ref, "mean", m, d, f"n2nskip-{b}", b, x, "Table 1")
+        paper = _paper_effect(ref, "mean", m, d, *CLAIMS[1].methods(b), x, "Table 1")
         if b not in CLAIMS[7].bases:  # n2nskip-erk − erk is the control's row
             rows.append(_row(CLAIMS[1], pairs, "test accuracy (%)", _or_smallest(paper, CLAIMS[1], options)))
         gains[(m, d, b, x)] = (pairs, paper)
@@ -330,7 +346,7 @@ def connectivity_claims(heat: pd.DataFrame, t_sat: float, options: ClaimOptions 
     rows = []
     for pairs in _pairs(at, "F", CLAIMS[4], transform=np.log):
         k = pairs.key
-        paper = _paper_effect(ref, "F", k["model"], k["dataset"], f"n2nskip-{k['base']}", k["base"], k["density"],
+        paper = _paper_effect(ref, "F", k["model"], k["dataset"], *CLAIMS[4].methods(k["base"]), k["density"],
                               "Table 3, ln of its ratio", np.log)
         rows.append(_row(CLAIMS[4], pairs, f"ln F at t_sat = {t_sat:g}",
                          _or_smallest(paper, CLAIMS[4], options, "smallest_log_ratio")))
@@ -345,8 +361,8 @@ def skip_claims(acc: pd.DataFrame, options: ClaimOptions = ClaimOptions()) -> li
     high = acc[acc["density"] <= options.high_sparsity + 1e-12] if not acc.empty else acc
     for pairs in _pairs(high, "test_accuracy", CLAIMS[5]):
         k = pairs.key
-        paper = _paper_effect(ref, "accuracy", k["model"], k["dataset"], f"n2nskip-{k['base']}",
-                              f"resskip-{k['base']}", k["density"], "Figure 6, read off")
+        paper = _paper_effect(ref, "accuracy", k["model"], k["dataset"], *CLAIMS[5].methods(k["base"]), k["density"],
+                              "Figure 6, read off")
         rows.append(_row(CLAIMS[5], pairs, "test accuracy (%)", _or_smallest(paper, CLAIMS[5], options)))
     return rows
 
@@ -412,12 +428,8 @@ def _pooled(rows: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _pooled_test(rows: pd.DataFrame, column: str) -> dict[str, Any]:
-    seeds = _pooled(rows, column)
-    diffs = seeds.to_numpy(dtype=float)
-    mean, low, high = interval(diffs)
-    return {"diffs": diffs, "n_seeds": len(diffs), "estimate": mean, "ci_low": low, "ci_high": high,
-            "p_value": p_value(diffs) if len(diffs) >= MIN_PAIRS else float("nan"),
-            "test": "sign (zero spread)" if zero_spread(diffs) else "t"}
+    diffs = _pooled(rows, column).to_numpy(dtype=float)
+    return {"diffs": diffs, "n_seeds": len(diffs), **_test(diffs)}
 
 
 def _line_test(number: int, rows: pd.DataFrame, column: str) -> dict[str, Any]:
@@ -452,11 +464,14 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
                 "rows_supported": int((reliable["verdict"] == "supported").sum()), "tally": tally,
                 "n_seeds": 0, "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "half_width": np.nan,
                 "test": "", "reference_effect": np.nan, "p_value": np.nan, "p_value_all": np.nan,
-                "direction": 0, "direction_all": 0, "verdict": "", "text": "", "_diffs": None, "_diffs_all": None}
+                "direction": 0, "direction_all": 0, "verdict": "", "text": "", "_diffs": None, "_diffs_all": None,
+                "_reference_all": np.nan}
         if not rows.empty:
             test_all = _line_test(number, rows, "seed_differences_all")
+            # the all-pairs line's reference: the reliable rows' mean, or every row's where none is reliable
             line.update(p_value_all=test_all["p_value"], direction_all=int(np.sign(test_all["estimate"])),
-                        _diffs_all=test_all["diffs"])
+                        _diffs_all=test_all["diffs"],
+                        _reference_all=float((reliable if len(reliable) else rows)["reference_effect"].mean()))
         if rows.empty:
             line.update(verdict="not run", text="no cells in this run")
         elif reliable.empty:
@@ -493,19 +508,15 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
         if line["verdict"] == "not run":
             lines.loc[i, "verdict_all"] = line["verdict"]
             continue
-        reference = line["reference_effect"]
-        if line["verdict"] == "unreliable":  # no healthy line; over all pairs, the rows' mean reference
-            rows = table[(table["claim"] == line["claim"]) & (table["verdict"] != "not run")]
-            reference = float(rows["reference_effect"].mean())
         verdict_all = verdict(len(line["_diffs_all"]), line["direction_all"], line["p_holm_all"],
-                              power(line["_diffs_all"], reference, line["level_all"]), claim.direction)
+                              power(line["_diffs_all"], line["_reference_all"], line["level_all"]), claim.direction)
         lines.loc[i, ["verdict_all", "health_changes_verdict"]] = [verdict_all, verdict_all != line["verdict"]]
         if line["verdict"] == "unreliable":
             if verdict_all != "unreliable":
                 lines.loc[i, "text"] = (f"{line['text']}; over all pairs, unhealthy seeds included: {verdict_all} "
                                         f"{HEALTH_MARK}")
             continue
-        power_ = power(line["_diffs"], reference, line["level"])
+        power_ = power(line["_diffs"], line["reference_effect"], line["level"])
         verdict_ = verdict(line["n_seeds"], line["direction"], line["p_holm"], power_, claim.direction)
         lines.loc[i, ["power", "verdict", "health_changes_verdict"]] = [power_, verdict_, verdict_ != verdict_all]
         lines.loc[i, "text"] = (f"{line['text']}; Holm over the claims: {line['p_holm']:.2g}; power "
@@ -513,7 +524,7 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
                                 f"{line['rows_supported']} of {line['reliable_rows']} reliable rows supported "
                                 "on their own" + (f"; over all pairs, unhealthy seeds included: {verdict_all} "
                                                   f"{HEALTH_MARK}" if verdict_ != verdict_all else ""))
-    return lines.drop(columns=["_diffs", "_diffs_all"])
+    return lines.drop(columns=["_diffs", "_diffs_all", "_reference_all"])
 
 
 def _number(v: Any, fmt: str) -> str:
