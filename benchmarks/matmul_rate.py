@@ -11,21 +11,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 
 import torch
 
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+from n2n.publish import machine
 
 
 def rate(n: int, threads: int, seconds: float) -> float:
@@ -47,7 +37,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
     cores = os.cpu_count() or 1
-    print(f"{cpu_name()}, {cores} cores, torch {torch.__version__}")
+    print(f"{machine()}, torch {torch.__version__}")
     for threads in sorted({1, cores}):
         print(f"fp32 matmul {args.size}x{args.size}, {threads} thread{'s' if threads > 1 else ''}: "
               f"{rate(args.size, threads, args.seconds):.1f} GFLOP/s")
