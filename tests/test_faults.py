@@ -276,6 +276,8 @@ def test_ten_random_kills_inside_training_epochs_leave_no_temporary_file(referen
     rng = np.random.default_rng(0)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     last_epoch = re.compile(rf"epoch {RECIPE['epochs']}/{RECIPE['epochs']} ")
+    epoch_line = re.compile(r"epoch \d+/\d+ .*\((\d+\.\d)s\)")
+    epoch_seconds = 0.6  # until an attempt has timed an epoch of this cell on this machine
     landed = []
     for attempt in range(10):
         log = tmp_path / f"attempt{attempt}.log"
@@ -285,10 +287,11 @@ def test_ten_random_kills_inside_training_epochs_leave_no_temporary_file(referen
             deadline = time.monotonic() + 120
             while "training epochs" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.02)
-            time.sleep(float(rng.uniform(0.05, 1.2)))  # an epoch of this cell takes about 2 s
+            time.sleep(float(rng.uniform(0.05, 0.8)) * epoch_seconds)  # inside the epoch under way
             proc.kill()
             proc.wait()
         text = log.read_text()
+        epoch_seconds = max([epoch_seconds, *(float(t) for t in epoch_line.findall(text))])
         landed.append(proc.returncode == -9 and "training epochs" in text and not last_epoch.search(text))
         left = temporaries(out) if out.exists() else []
         for name in ("train_checkpoint.pt", *outputs):  # at most one per output
