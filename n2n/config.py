@@ -115,6 +115,7 @@ def _semantic_problems(config: dict[str, Any]) -> list[str]:
     for dataset in config.get("dataset_training", {}):
         if dataset not in registry.DATASETS:
             problems.append(f"dataset_training: unknown dataset {dataset!r}")
+    problems += _test_epoch_problems(config)
     conn = config["connectivity"]
     if conn["t_min"] >= conn["t_max"]:
         problems.append("connectivity: t_min must be below t_max")
@@ -122,6 +123,26 @@ def _semantic_problems(config: dict[str, Any]) -> list[str]:
         root = Path(config["data_root"])
         if root.exists() and not root.is_dir():
             problems.append(f"data_root: {root} exists but is not a folder")
+    return problems
+
+
+def _test_epoch_problems(config: dict[str, Any]) -> list[str]:
+    """Tested epochs exist, and claim 3's early epoch is one of them (else it would compare untested epochs)."""
+    problems = []
+    early = config.get("claims", {}).get("early_epoch")
+    recipes = {"training": config["training"],
+               **{f"dataset_training/{d}": {**config["training"], **o}
+                  for d, o in config.get("dataset_training", {}).items()}}
+    for where, recipe in recipes.items():
+        tested = recipe.get("test_epochs") or []
+        if not tested:
+            continue
+        late = sorted(e for e in tested if e > recipe["epochs"])
+        if late:
+            problems.append(f"{where}/test_epochs: {late} after the last epoch ({recipe['epochs']})")
+        if early is not None and early < recipe["epochs"] and early not in tested:
+            problems.append(f"{where}/test_epochs: claims/early_epoch {early} is not tested (claim 3 compares "
+                            f"test accuracy there): add it to test_epochs, or leave test_epochs out to test every epoch")
     return problems
 
 

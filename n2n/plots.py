@@ -32,6 +32,7 @@ def convergence_figure(frame: pd.DataFrame) -> plt.Figure:
     """Test accuracy per epoch, one line per method (mean and sd band over seeds), a panel per model and cell."""
     from matplotlib.ticker import MaxNLocator
 
+    frame = frame.dropna(subset=["test_accuracy"])  # epochs without a test (training.test_epochs)
     frame = frame.assign(panel=frame["model"] + " " + frame["dataset"] + " d=" + frame["density"].astype(str))
     grid = sns.relplot(data=frame, x="epoch", y="test_accuracy", hue="method", col="panel", col_wrap=_wrap(frame),
                        kind="line", errorbar="sd", height=3.5, aspect=1.3, facet_kws={"sharey": False})

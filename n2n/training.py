@@ -53,6 +53,7 @@ class Recipe:
     eval_batch_size: int
     train_images: int = 0  # 0: all; else a fixed class-balanced subset, the same for every seed and method
     bn_statistics_images: int = 0  # 0: BatchNorm's running averages (the paper's); N: re-estimated before each test
+    test_epochs: tuple[int, ...] = ()  # (): the test set after every epoch; else after these and the last only
     num_workers: int = 4
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on the CPU | bf16 | fp32
     compile: bool = False  # torch.compile the model (inductor: mode "max-autotune-no-cudagraphs")
@@ -63,7 +64,14 @@ class Recipe:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recipe:
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        options = {k: v for k, v in data.items() if k in names}
+        if "test_epochs" in options:
+            options["test_epochs"] = tuple(options["test_epochs"])
+        return cls(**options)
+
+    def tests_after(self, epoch: int) -> bool:
+        """Whether the test set is evaluated after 1-based `epoch` (the last always is)."""
+        return not self.test_epochs or epoch in self.test_epochs or epoch == self.epochs
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate of 0-based `epoch`: step decay."""
@@ -104,9 +112,12 @@ def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: R
         began = time.perf_counter()
         train_loss, train_accuracy = one_epoch(run, data, epoch, seed)
         check_finite(train_loss, epoch, name, checkpoint)
-        if recipe.bn_statistics_images:
-            reestimate_batchnorm(model, data, recipe.bn_statistics_images, recipe.batch_size, recipe.precision, ranks)
-        test_loss, test_accuracy = evaluate(model, data, recipe.eval_batch_size, recipe.precision, ranks)
+        test_loss = test_accuracy = float("nan")  # an epoch without a test: a gap in the convergence curve
+        if recipe.tests_after(epoch + 1):
+            if recipe.bn_statistics_images:
+                reestimate_batchnorm(model, data, recipe.bn_statistics_images, recipe.batch_size, recipe.precision,
+                                     ranks)
+            test_loss, test_accuracy = evaluate(model, data, recipe.eval_batch_size, recipe.precision, ranks)
         record(run, {"epoch": epoch + 1, "lr": recipe.lr_at(epoch), "train_loss": train_loss,
                      "train_accuracy": train_accuracy, "test_loss": test_loss, "test_accuracy": test_accuracy,
                      "seconds": time.perf_counter() - began})

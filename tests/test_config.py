@@ -1,4 +1,5 @@
 import copy
+import re
 
 import pytest
 import yaml
@@ -34,6 +35,10 @@ def test_paper_grid_sizes(paper_config):
         (lambda c: c["training"].update(lr="fast"), "training/lr"),
         (lambda c: c["training"].update(bn_statistics_images=-1), "training/bn_statistics_images"),
         (lambda c: c.update(unknown_key=1), "unknown_key"),
+        (lambda c: c["training"].update(test_epochs=[301]), "training/test_epochs: [301] after the last epoch (300)"),
+        (lambda c: c["training"].update(test_epochs=[10]), "training/test_epochs: claims/early_epoch 50 is not tested"),
+        (lambda c: c["dataset_training"]["imagenet"].update(test_epochs=[10]),
+         "dataset_training/imagenet/test_epochs: claims/early_epoch 50"),
         (lambda c: c.update(width={"vgg19": 0.25}), "width: no width for resnet50"),
         (lambda c: c.update(width={"vgg19": -1, "resnet50": 1}), "width/vgg19"),
         (lambda c: c["tables"]["table1"].update(densities={"vgg19": [0.1]}), "densities name no list for 'resnet50'"),
@@ -46,7 +51,7 @@ def test_paper_grid_sizes(paper_config):
 def test_bad_config_names_the_problem(paper_config, edit, message):
     config = copy.deepcopy(paper_config)
     edit(config)
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         check_config(config)
 
 

@@ -52,3 +52,19 @@ def test_unhealthy_cells_and_seeds_are_marked_and_the_marks_explained():
     assert "37.83 ± 43.94 ‡2§2" in text and "9.80 ± 0.00 †‡3§3" in text
     assert "† cut apart" in text and "within 10 points of chance" in text
     assert "paper's value" not in text  # the digits have none
+
+
+def test_convergence_figure_draws_only_the_tested_epochs():
+    import math
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from n2n.plots import convergence_figure
+
+    nan = math.nan
+    frame = pd.DataFrame({"model": "vgg19", "dataset": "digits", "density": 0.1, "method": "rp", "seed": [0] * 4 + [1] * 4,
+                          "epoch": [1, 2, 3, 4] * 2, "test_accuracy": [50, nan, nan, 80, 60, nan, nan, 90]})
+    figure = convergence_figure(frame)
+    (line,) = [ln for ln in figure.axes[0].get_lines() if len(ln.get_xdata())]
+    assert list(line.get_xdata()) == [1, 4] and list(line.get_ydata()) == [55, 85]  # mean over seeds, no gaps

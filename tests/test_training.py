@@ -197,3 +197,20 @@ def test_reestimated_batchnorm_statistics_leave_the_training_as_it_was():
                                                   if isinstance(m, torch.nn.BatchNorm2d)).running_var)
     # the model keeps the statistics its last test used: the evaluate stage measures the same accuracy
     assert evaluate(reestimated, data, 512)[1] == rows[-1]["test_accuracy"]
+
+
+def test_test_epochs_skip_the_test_set_between_them_and_change_nothing_else():
+    import math
+
+    from n2n.training import Recipe, train
+
+    data = load_digits_data()
+    every = Recipe(epochs=3, batch_size=128, lr=0.05, lr_step_epochs=1, lr_gamma=0.5, momentum=0.9,
+                   weight_decay=5e-4, eval_batch_size=512, bn_statistics_images=256)
+    rows_every = train(tiny_vgg(), {}, data, every, 0, torch.device("cpu"))
+    rows = train(tiny_vgg(), {}, data, Recipe.from_dict({**dataclasses.asdict(every), "test_epochs": [1]}), 0,
+                 torch.device("cpu"))
+    assert [r["train_loss"] for r in rows] == [r["train_loss"] for r in rows_every]
+    assert math.isnan(rows[1]["test_accuracy"]) and math.isnan(rows[1]["test_loss"])
+    for tested in (0, 2):  # epoch 1, as asked, and the last, always
+        assert rows[tested]["test_accuracy"] == rows_every[tested]["test_accuracy"]
