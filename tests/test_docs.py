@@ -16,7 +16,7 @@ from conftest import ROOT
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
 # commands too long or too demanding to run here, each with the reason (each is tested elsewhere)
 NOT_RUN = {"make demo": "the demo (tests/test_workflow.py runs its pipeline on a tiny grid)",
-           "make test": "this suite", "make study": "the study's 90 trainings",
+           "make test": "this suite", "make study": "the study's 80 trainings",
            "make report": "needs make demo's results (tests/test_workflow.py builds a report)",
            "make publish-demo": "rewrites the pages' result blocks (test_publish_... runs it on a copy)",
            "make publish-study": "rewrites the pages' result blocks (test_publish_... runs it on a copy)",
@@ -31,7 +31,8 @@ NOT_RUN = {"make demo": "the demo (tests/test_workflow.py runs its pipeline on a
            ".venv/bin/python benchmarks/scree_full_size.py": "a benchmark, 14 minutes and 5.5 GB",
            ".venv/bin/python benchmarks/heat_signature.py": "a benchmark, minutes",
            ".venv/bin/python benchmarks/connectivity_at_init.py": "a benchmark, minutes",
-           ".venv/bin/python benchmarks/job_startup.py": "a benchmark, minutes"}
+           ".venv/bin/python benchmarks/job_startup.py": "a benchmark, minutes",
+           ".venv/bin/python benchmarks/study_speed.py": "a benchmark, 5 minutes"}
 DRY = ("-n", "--dry-run", "--summary", "--dag", "--rulegraph", "--lint")
 PROGRAMS = (".venv/bin/snakemake ", ".venv/bin/python ", "make ")
 
