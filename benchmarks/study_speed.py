@@ -49,8 +49,8 @@ def main() -> None:
     labels = rng.integers(0, 10, 2048)
     device = torch.device("cpu")
     steps_per_training = args.epochs * -(-args.images // 128)
+    data = ResidentData(info, images, labels, images[:256], labels[:256]).to(device, torch.channels_last)
     for model_name, width, method, density in SHAPES:
-        data = ResidentData(info, images, labels, images[:256], labels[:256]).to(device, torch.channels_last)
         model = network_at_init(model_name, "fashion_mnist_16", method, density, 0, width, SKIPS)
         eager = run(model, data, device, args.steps, 128, fast=True, compile_model=False)
         x, y = data.first_batch(8)

@@ -131,8 +131,7 @@ def _test_epoch_problems(config: dict[str, Any]) -> list[str]:
     problems = []
     early = config.get("claims", {}).get("early_epoch")
     recipes = {"training": config["training"],
-               **{f"dataset_training/{d}": {**config["training"], **o}
-                  for d, o in config.get("dataset_training", {}).items()}}
+               **{f"dataset_training/{d}": training_recipe(config, d) for d in config.get("dataset_training", {})}}
     for where, recipe in recipes.items():
         tested = recipe.get("test_epochs") or []
         if not tested:
