@@ -17,9 +17,11 @@ PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
 # commands too long or too demanding to run here, each with the reason (each is tested elsewhere)
 NOT_RUN = {"make demo": "the demo (tests/test_workflow.py runs its pipeline on a tiny grid)",
            "make test": "this suite", "make study": "the study's 80 trainings",
+           "make study-sparse": "the sparse study's 55 trainings",
            "make report": "needs make demo's results (tests/test_workflow.py builds a report)",
            "make publish-demo": "rewrites the pages' result blocks (test_publish_... runs it on a copy)",
            "make publish-study": "rewrites the pages' result blocks (test_publish_... runs it on a copy)",
+           "make publish-study-sparse": "rewrites the pages' result blocks (test_publish_... runs it on a copy)",
            ".venv/bin/snakemake all_tables --configfile config/demo.yaml --report results/demo/report.html":
                "needs make demo's results (tests/test_workflow.py builds a report)",
            ".venv/bin/python -m n2n selftest --device cuda": "needs a GPU (tests/test_gpu_path.py runs the CPU side)",
@@ -109,7 +111,8 @@ def test_each_command_left_out_is_documented_and_each_make_target_plans():
             proc = subprocess.run(["make", "-n", command.split()[1]], cwd=ROOT, capture_output=True, text=True,
                                   timeout=60)
             assert proc.returncode == 0, proc.stderr
-            does = {"make test": "pytest", "make publish-demo": "n2n publish", "make publish-study": "n2n publish"}
+            does = {"make test": "pytest", "make publish-demo": "n2n publish", "make publish-study": "n2n publish",
+                    "make publish-study-sparse": "n2n publish"}
             assert does.get(command, "snakemake") in proc.stdout, proc.stdout
 
 
@@ -117,6 +120,7 @@ def test_each_command_left_out_is_documented_and_each_make_target_plans():
 # it counts, the targets and config files of `snakemake -n`)
 DEMO = ("all_tables", "config/demo.yaml")
 STUDY = ("table1 claims", "config/demo.yaml config/study.yaml")
+SPARSE = ("table1 claims", "config/demo.yaml config/study.yaml config/sparse.yaml")
 PAPER = ("all_tables", "")
 COUNTS = [
     ("README.md", r"the demo's pipeline [^,]*, ([\d,]+) jobs", "total", DEMO),
@@ -124,6 +128,10 @@ COUNTS = [
     ("README.md", r"`make study` plans [\d,]+ jobs, ([\d,]+) trainings", "train", STUDY),
     ("docs/studies.md", r"`make study` plans ([\d,]+) jobs", "total", STUDY),
     ("docs/studies.md", r"`make study` plans [\d,]+ jobs, ([\d,]+) trainings", "train", STUDY),
+    ("README.md", r"`make study-sparse` plans ([\d,]+) jobs", "total", SPARSE),
+    ("README.md", r"`make study-sparse` plans [\d,]+ jobs, ([\d,]+) trainings", "train", SPARSE),
+    ("docs/studies.md", r"`make study-sparse` plans ([\d,]+) jobs", "total", SPARSE),
+    ("docs/studies.md", r"`make study-sparse` plans [\d,]+ jobs, ([\d,]+) trainings", "train", SPARSE),
     ("docs/speed.md", r"the paper grid's ([\d,]+) jobs", "total", PAPER),
     ("docs/speed.md", r"the demo's ([\d,]+) jobs", "total", DEMO),
 ]
