@@ -17,19 +17,17 @@ averaged over the rows, and the test runs over seeds. Each verdict's meaning, in
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
-from n2n.health import HealthOptions, health_column
-from n2n.io import read_cells, write_parquet, write_text
+from n2n.health import HealthOptions
+from n2n.pairing import Pairs, by_seed, excluded_text, pair_cells, seed_differences, with_health
 from n2n.reference import load_reference
+from n2n.stats import ALPHA, holm, holm_levels, interval, p_value, power, zero_spread
 
-LEVEL = 0.95
-ALPHA = 1 - LEVEL
 MIN_PAIRS = 3  # fewer healthy pairs than this: no verdict but "unreliable"
 POWER = 0.8  # a test that did not reject is "inconclusive" only with at least this power, else "underpowered"
 HEALTH_MARK = "◊"  # the verdict over all pairs, unhealthy seeds included, differs from the healthy pairs' one
@@ -100,160 +98,12 @@ class ClaimOptions:
     smallest_log_ratio: float = 0.5  # claim 4 where Table 3 has no value: |ln F ratio| (F 1.65 times apart)
 
 
-def interval(diffs: np.ndarray) -> tuple[float, float, float]:
-    """(mean, low, high) of the per-seed differences: Student's t interval; NaN bounds for one seed."""
-    from scipy import stats
-
-    diffs = np.asarray(diffs, dtype=float)
-    mean = float(diffs.mean()) if len(diffs) else float("nan")
-    if len(diffs) < 2:
-        return mean, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.5 + LEVEL / 2, len(diffs) - 1) * diffs.std(ddof=1) / np.sqrt(len(diffs)))
-    return mean, mean - half, mean + half
-
-
-def zero_spread(diffs: np.ndarray) -> bool:
-    """Every pair differs by the same amount, up to float rounding (a difference of logarithms, say)."""
-    return len(diffs) >= 2 and bool(np.allclose(diffs, diffs[0], rtol=1e-9, atol=1e-12))
-
-
-def p_value(diffs: np.ndarray) -> float:
-    """Two-sided paired t-test of a zero mean difference. Where every pair differs by the same amount the t
-    statistic is undefined: an exact two-sided sign test over the pairs (all zero: 1)."""
-    from scipy import stats
-
-    diffs = np.asarray(diffs, dtype=float)
-    if len(diffs) < 2:
-        return float("nan")
-    if zero_spread(diffs):
-        return 1.0 if abs(diffs[0]) <= 1e-12 else float(stats.binomtest(len(diffs), len(diffs)).pvalue)
-    return float(stats.ttest_1samp(diffs, 0.0).pvalue)
-
-
-def power(diffs: np.ndarray, effect: float, level: float) -> float:
-    """The power of the two-sided paired t-test at `level` to detect a true mean difference `effect`, with the
-    observed spread: P(|T| > t_crit) for T noncentral t with n − 1 degrees of freedom and noncentrality
-    |effect| / (sd / sqrt(n)). Zero spread: the exact sign test's power when every pair shows the effect's
-    sign, 1 if its smallest p (2 / 2^n) is below `level`, else 0. NaN without an effect or two pairs."""
-    from scipy import stats
-
-    diffs = np.asarray(diffs, dtype=float)
-    n = len(diffs)
-    if n < 2 or not np.isfinite(effect) or not np.isfinite(level):
-        return float("nan")
-    if zero_spread(diffs):
-        return float(2.0 ** (1 - n) < level)
-    noncentrality = abs(effect) / (diffs.std(ddof=1) / np.sqrt(n))
-    critical = stats.t.ppf(1 - level / 2, n - 1)
-    upper, lower = stats.nct.sf(critical, n - 1, noncentrality), stats.nct.cdf(-critical, n - 1, noncentrality)
-    # far from zero, scipy's lower tail underflows to NaN where it is below 1e-30
-    return float(upper + (lower if np.isfinite(lower) else 0.0))
-
-
-def _ascending(p: np.ndarray) -> np.ndarray:
-    """Indices of the tested (not NaN) p-values, smallest first: the order Holm's step-down takes them in."""
-    tested = np.flatnonzero(~np.isnan(p))
-    return tested[np.argsort(p[tested], kind="stable")]
-
-
-def holm(p_values: list[float]) -> list[float]:
-    """Holm's step-down adjusted p-values (NaN stays NaN and is not counted in the family)."""
-    p = np.asarray(p_values, dtype=float)
-    out = np.full(len(p), np.nan)
-    order = _ascending(p)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(order) - rank) * p[i]))
-        out[i] = running
-    return out.tolist()
-
-
-def holm_levels(p_values: list[float]) -> list[float]:
-    """The level Holm's step-down compares each p-value with: alpha / (m − rank), rank 0 for the smallest p."""
-    p = np.asarray(p_values, dtype=float)
-    out = np.full(len(p), np.nan)
-    order = _ascending(p)
-    for rank, i in enumerate(order):
-        out[i] = ALPHA / (len(order) - rank)
-    return out.tolist()
-
-
 def verdict(n_pairs: int, difference: float, p_holm: float, power_: float, direction: int) -> str:
     if n_pairs < MIN_PAIRS:
         return "unreliable"
     if p_holm < ALPHA:
         return "supported" if np.sign(difference) == direction else "contradicted"
     return "inconclusive" if power_ >= POWER else "underpowered"
-
-
-def _base(method: str) -> str:
-    return method.split("-", 1)[1] if "-" in method else method
-
-
-@dataclass
-class Pairs:
-    """One row's paired differences by seed: over healthy pairs, over all pairs, and the seeds left out."""
-
-    key: dict[str, Any]
-    diffs: pd.Series  # by seed, healthy pairs
-    all_diffs: pd.Series  # by seed, every pair
-    excluded: dict[int, list[str]]  # seed -> "method: reason"
-
-    def minus(self, other: Pairs) -> Pairs:
-        excluded = {s: sorted(set(self.excluded.get(s, []) + other.excluded.get(s, [])))
-                    for s in {*self.excluded, *other.excluded}}
-
-        def sub(a: pd.Series, b: pd.Series) -> pd.Series:
-            seeds = a.index.intersection(b.index)
-            return (a[seeds] - b[seeds]).rename(None)
-
-        return Pairs(self.key, sub(self.diffs, other.diffs), sub(self.all_diffs, other.all_diffs), excluded)
-
-
-def _pairs(frame: pd.DataFrame, value: str, claim: Claim,
-           transform: Callable[[pd.Series], pd.Series] = lambda v: v) -> list[Pairs]:
-    """(model, dataset, density, base) -> per-seed transform(value)(first) − transform(value)(second), the
-    claim's two methods for the base, over the seeds both have, healthy (column `unhealthy`: '' or the
-    reasons) and all."""
-    out = []
-    if frame.empty:
-        return out
-    if "unhealthy" not in frame:
-        frame = frame.assign(unhealthy="")
-    for (model, dataset, density), group in frame.groupby(["model", "dataset", "density"], sort=False):
-        bases = claim.bases or tuple(dict.fromkeys(group["method"].map(_base)))
-        for base in bases:
-            names = claim.methods(base)
-            sides = [group[group["method"] == name].set_index("seed") for name in names]
-            seeds = sides[0].index.intersection(sides[1].index)
-            if not len(seeds):
-                continue
-            excluded: dict[int, list[str]] = {}
-            for side in sides:
-                for seed in seeds:
-                    reasons = side.loc[seed, "unhealthy"]
-                    if isinstance(reasons, str) and reasons:
-                        excluded.setdefault(int(seed), []).append(f"{side.loc[seed, 'method']} {reasons}")
-            healthy = [s for s in seeds if int(s) not in excluded]
-            diffs = (transform(sides[0].loc[seeds, value]) - transform(sides[1].loc[seeds, value])).rename(None)
-            key = {"model": model, "dataset": dataset, "density": float(density), "base": base,
-                   "comparison": f"{names[0]} − {names[1]}"}
-            out.append(Pairs(key, diffs[healthy], diffs, excluded))
-    return out
-
-
-def _excluded_text(excluded: dict[int, list[str]]) -> str:
-    """'rp cut apart: seeds 0, 1; n2nskip-rp at chance: seed 3'."""
-    by_reason: dict[str, list[int]] = {}
-    for seed, reasons in sorted(excluded.items()):
-        for reason in reasons:
-            by_reason.setdefault(reason, []).append(seed)
-    return "; ".join(f"{reason}: seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
-                     for reason, seeds in by_reason.items())
-
-
-def _by_seed(diffs: pd.Series) -> str:
-    return json.dumps({str(int(s)): float(v) for s, v in diffs.sort_index().items()})
 
 
 def _test(diffs: np.ndarray) -> dict[str, Any]:
@@ -268,13 +118,13 @@ def _row(claim: Claim, pairs: Pairs, statistic: str, reference: tuple[float, str
     diffs = pairs.diffs.to_numpy(dtype=float)
     test = _test(diffs)
     return {"claim": claim.number, "statement": claim.statement, **pairs.key, "statistic": statistic,
-            "n_pairs": len(diffs), "n_excluded": len(pairs.excluded), "excluded": _excluded_text(pairs.excluded),
+            "n_pairs": len(diffs), "n_excluded": len(pairs.excluded), "excluded": excluded_text(pairs.excluded),
             "difference": test["estimate"], "ci_low": test["ci_low"], "ci_high": test["ci_high"],
             "half_width": (test["ci_high"] - test["ci_low"]) / 2, "test": test["test"], "p_value": test["p_value"],
             "reference_effect": reference[0], "reference_source": reference[1],
-            "seed_differences": _by_seed(pairs.diffs), "n_pairs_all": len(pairs.all_diffs),
+            "seed_differences": by_seed(pairs.diffs), "n_pairs_all": len(pairs.all_diffs),
             "difference_all": float(pairs.all_diffs.mean()) if len(pairs.all_diffs) else float("nan"),
-            "seed_differences_all": _by_seed(pairs.all_diffs)}
+            "seed_differences_all": by_seed(pairs.all_diffs)}
 
 
 def _paper_effect(ref: pd.DataFrame, column: str, model: str, dataset: str, first: str, second: str,
@@ -303,7 +153,7 @@ def _or_smallest(reference: tuple[float, str], claim: Claim, options: ClaimOptio
 def accuracy_claims(acc: pd.DataFrame, options: ClaimOptions = ClaimOptions()) -> list[dict[str, Any]]:
     """Claims 1 and 2, and the controls 6-8, from Table 1's cells (acc.json rows with their keys)."""
     rows, gains, ref = [], {}, load_reference("table1")
-    for pairs in _pairs(acc, "test_accuracy", CLAIMS[1]):
+    for pairs in pair_cells(acc, "test_accuracy", CLAIMS[1]):
         m, d, x, b = (pairs.key[k] for k in ("model", "dataset", "density", "base"))
         paper = _paper_effect(ref, "mean", m, d, *CLAIMS[1].methods(b), x, "Table 1")
         if b not in CLAIMS[7].bases:  # n2nskip-erk − erk is the control's row
@@ -319,7 +169,7 @@ def accuracy_claims(acc: pd.DataFrame, options: ClaimOptions = ClaimOptions()) -
     for number in (6, 7, 8):
         claim = CLAIMS[number]
         rows += [_row(claim, pairs, "test accuracy (%)", _or_smallest((float("nan"), ""), claim, options))
-                 for pairs in _pairs(acc, "test_accuracy", claim)]
+                 for pairs in pair_cells(acc, "test_accuracy", claim)]
     return rows
 
 
@@ -333,7 +183,7 @@ def convergence_claims(metrics: pd.DataFrame, options: ClaimOptions = ClaimOptio
     at = metrics[metrics["epoch"] == epoch]
     return [_row(CLAIMS[3], pairs, f"test accuracy (%) at epoch {epoch}",
                  _or_smallest((float("nan"), ""), CLAIMS[3], options))
-            for pairs in _pairs(at, "test_accuracy", CLAIMS[3])]
+            for pairs in pair_cells(at, "test_accuracy", CLAIMS[3])]
 
 
 def connectivity_claims(heat: pd.DataFrame, t_sat: float, options: ClaimOptions = ClaimOptions()
@@ -344,7 +194,7 @@ def connectivity_claims(heat: pd.DataFrame, t_sat: float, options: ClaimOptions 
     # the paper's Table 3 names no data set; its networks are Table 1's CIFAR-10 ones (our reading)
     ref = load_reference("table3").assign(dataset="cifar10")
     rows = []
-    for pairs in _pairs(at, "F", CLAIMS[4], transform=np.log):
+    for pairs in pair_cells(at, "F", CLAIMS[4], transform=np.log):
         k = pairs.key
         paper = _paper_effect(ref, "F", k["model"], k["dataset"], *CLAIMS[4].methods(k["base"]), k["density"],
                               "Table 3, ln of its ratio", np.log)
@@ -359,7 +209,7 @@ def skip_claims(acc: pd.DataFrame, options: ClaimOptions = ClaimOptions()) -> li
     ref = load_reference("skip_comparison").assign(accuracy=lambda f: 100 - f["test_error"])
     rows = []
     high = acc[acc["density"] <= options.high_sparsity + 1e-12] if not acc.empty else acc
-    for pairs in _pairs(high, "test_accuracy", CLAIMS[5]):
+    for pairs in pair_cells(high, "test_accuracy", CLAIMS[5]):
         k = pairs.key
         paper = _paper_effect(ref, "accuracy", k["model"], k["dataset"], *CLAIMS[5].methods(k["base"]), k["density"],
                               "Figure 6, read off")
@@ -367,32 +217,16 @@ def skip_claims(acc: pd.DataFrame, options: ClaimOptions = ClaimOptions()) -> li
     return rows
 
 
-def with_health(frame: pd.DataFrame, health: pd.DataFrame | None, options: HealthOptions) -> pd.DataFrame:
-    """`frame` with column `unhealthy` ('' or the reasons) from the cells' acc.json rows in `health`."""
-    if health is None or health.empty or frame.empty:
-        return frame.assign(unhealthy="")
-    keys = ["model", "dataset", "method", "density", "seed"]
-    reasons = health[keys].assign(unhealthy=health_column(health, options).to_numpy())
-    frame = frame.drop(columns=["unhealthy"], errors="ignore").merge(reasons.drop_duplicates(keys), on=keys,
-                                                                     how="left")
-    return frame.assign(unhealthy=frame["unhealthy"].fillna(""))
-
-
-def _diffs(text: Any) -> pd.Series:
-    return pd.Series({int(k): v for k, v in json.loads(text).items()}, dtype=float) if isinstance(text, str) \
-        else pd.Series(dtype=float)
-
-
 def _decide(family: list[dict[str, Any]], direction: int) -> None:
     """Holm within the family, each row's level and power, its verdict; then the same over all pairs."""
     for r, adjusted, level in zip(family, holm([r["p_value"] for r in family]),
                                   holm_levels([r["p_value"] for r in family])):
-        diffs = _diffs(r["seed_differences"]).to_numpy()
+        diffs = seed_differences(r["seed_differences"]).to_numpy()
         r.update(p_holm=adjusted, level=level, power=power(diffs, r["reference_effect"], level))
         r["excludes_reference"] = bool(pd.notna(r["ci_low"]) and not r["ci_low"] <= r["reference_effect"]
                                        <= r["ci_high"])
         r["verdict"] = verdict(r["n_pairs"], r["difference"], adjusted, r["power"], direction)
-    every = [_diffs(r["seed_differences_all"]).to_numpy() for r in family]
+    every = [seed_differences(r["seed_differences_all"]).to_numpy() for r in family]
     p_all = [p_value(d) if len(d) >= MIN_PAIRS else float("nan") for d in every]
     for r, d, adjusted, level in zip(family, every, holm(p_all), holm_levels(p_all)):
         r["p_holm_all"] = adjusted
@@ -423,7 +257,7 @@ def claims_table(acc: pd.DataFrame, metrics: pd.DataFrame, heat: pd.DataFrame, s
 
 def _pooled(rows: pd.DataFrame, column: str) -> pd.Series:
     """Each seed's differences averaged over the rows in which it is a pair: one value per seed."""
-    frames = [_diffs(text) for text in rows[column]]
+    frames = [seed_differences(text) for text in rows[column]]
     return pd.concat(frames, axis=1).mean(axis=1).sort_index() if frames else pd.Series(dtype=float)
 
 
@@ -527,72 +361,3 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     return lines.drop(columns=["_diffs", "_diffs_all", "_reference_all"])
 
 
-def _number(v: Any, fmt: str) -> str:
-    return "" if pd.isna(v) else f"{v:{fmt}}"
-
-
-def _text(v: Any) -> str:
-    return "" if pd.isna(v) else str(v)
-
-
-def _verdict_text(verdict_: str, verdict_all: Any) -> str:
-    changed = isinstance(verdict_all, str) and verdict_all and verdict_all != verdict_
-    return f"**{verdict_}**" + (f" {HEALTH_MARK} (all pairs: {verdict_all})" if changed else "")
-
-
-def summary_markdown(table: pd.DataFrame) -> str:
-    lines = ["## The claims, in one line each", "",
-             "Each line pools its claim's reliable rows at the seed level (a seed's differences averaged over the "
-             "rows, the test over seeds); claims 6-8 are controls from later work, not the paper's. "
-             f"{HEALTH_MARK}: the verdict over all pairs, unhealthy seeds included, differs.", ""]
-    for r in summary(table).itertuples():
-        mark = f" {HEALTH_MARK}" if r.health_changes_verdict else ""
-        lines.append(f"{r.claim}. {r.statement}: **{r.verdict}**{mark}. {r.text}"
-                     + (f" (rows: {r.tally})." if r.tally else "."))
-    return "\n".join(lines) + "\n"
-
-
-def claims_markdown(table: pd.DataFrame, health_options: HealthOptions = HealthOptions()) -> str:
-    from n2n.health import legend
-
-    lines = [summary_markdown(table), "## The claims, row by row", "",
-             f"Pairs: seeds healthy in both methods ({legend(health_options)}); excluded: seeds left "
-             f"out and why. Difference over the pairs, its {LEVEL:.0%} interval (Student's t) and half-width (±), "
-             "the test (paired t; an exact sign test where the spread is zero) and its p, Holm's p within the "
-             "claim and the level Holm compares the row's p with. The reference effect: the paper's in the row's "
-             "units, on the row's data set where the paper has it, else on CIFAR-10, else the config's smallest "
-             "effect of interest (the source says which); the power to detect it at that level with the observed "
-             "spread, and whether the interval excludes it. All pairs: the verdict with unhealthy seeds kept.", "",
-             "Verdicts: " + "; ".join(f"*{v}*: {text}" for v, text in VERDICTS.items()) + ".", "",
-             "| claim | model | data | density | comparison | statistic | pairs | excluded | difference | 95% CI | "
-             "± | test | p | p (Holm) | level | reference | power | excludes reference | verdict |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in table.itertuples():
-        ci = f"[{_number(r.ci_low, '.2f')}, {_number(r.ci_high, '.2f')}]" if pd.notna(r.ci_low) else ""
-        reference = f"{_number(r.reference_effect, '+.2f')} ({r.reference_source})" if pd.notna(r.reference_effect) \
-            else ""
-        excluded = f"{r.n_excluded} ({r.excluded})" if r.n_excluded else "0"
-        excludes = "" if pd.isna(r.ci_low) else ("yes" if r.excludes_reference else "no")
-        lines.append(f"| {r.claim} | {_text(r.model)} | {_text(r.dataset)} | {_number(r.density, 'g')} | "
-                     f"{_text(r.comparison)} | {_text(r.statistic)} | {r.n_pairs} | {excluded} | "
-                     f"{_number(r.difference, '+.2f')} | {ci} | {_number(r.half_width, '.2f')} | {_text(r.test)} | "
-                     f"{_number(r.p_value, '.2g')} | {_number(r.p_holm, '.2g')} | {_number(r.level, '.3g')} | "
-                     f"{reference} | {_number(r.power, '.2f')} | {excludes} | "
-                     f"{_verdict_text(r.verdict, r.verdict_all)} |")
-    return "\n".join(lines) + "\n"
-
-
-def run_claims(inputs: dict[str, list[str]], keys: dict[str, list[dict[str, Any]]], parquet_path: str,
-               markdown_path: str, t_sat: float, options: dict[str, Any] | None = None,
-               health: dict[str, Any] | None = None) -> pd.DataFrame:
-    """The claims stage: `inputs` and `keys` by grid (table1, convergence, table3, skip_comparison), and
-    `health`: the acc.json of every cell of those grids (n2n.health)."""
-    columns = ["model", "dataset", "method", "density", "seed", "test_accuracy", "epoch", "t", "F"]
-    frames = {name: read_cells(inputs[name], keys[name], columns)
-              for name in ("table1", "convergence", "table3", "skip_comparison", "health")}
-    health_options = HealthOptions(**(health or {}))
-    table = claims_table(frames["table1"], frames["convergence"], frames["table3"], frames["skip_comparison"],
-                         t_sat, ClaimOptions(**(options or {})), frames["health"], health_options)
-    write_parquet(parquet_path, table)
-    write_text(markdown_path, claims_markdown(table, health_options))
-    return table

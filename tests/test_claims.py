@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from conftest import SMALL_SKIPS
-from n2n.claims import (CLAIMS, HEALTH_MARK, VERDICTS, ClaimOptions, claims_markdown, claims_table, holm,
-                        holm_levels, interval, p_value, power, summary)
+from n2n.claims import CLAIMS, HEALTH_MARK, VERDICTS, ClaimOptions, claims_table, summary
+from n2n.claims_report import claims_markdown
+from n2n.stats import holm, holm_levels, interval, p_value, power
 from n2n.health import HealthOptions
 
 
