@@ -10,6 +10,9 @@ min_version("8.0")
 configfile: "config.yaml"
 
 
+include: "rules/scheduler.smk"
+
+
 report: "report/workflow.rst"
 
 
