@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     publish.add_argument("--results", required=True, help="the run's results folder, e.g. results/demo")
     publish.add_argument("--root", default=".", help="the checkout that ran it (its commit is named)")
     publish.add_argument("pages", nargs="+")
+    claims = sub.add_parser("claims", help="the premises and claims again from a study's cells file, no retraining")
+    claims.add_argument("--cells", required=True, help="a cells file, e.g. studies/sparse/cells.parquet")
+    claims.add_argument("--out", help="the folder for claims.md and claims.parquet (default: the cells file's)")
     conn = sub.add_parser("connectivity", help="F(t) of a pruned network against its dense reference, at init")
     conn.add_argument("--model", required=True)
     conn.add_argument("--pruner", required=True, help="method, e.g. rp, n2nskip-rp, csp")
@@ -84,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
             logging.basicConfig(level=logging.INFO, format="%(message)s")
             counts = prepare_imagenet(args.archives, args.out)
             print(f"{args.out}: {counts['train']} training and {counts['val']} validation images")
+            return 0
+        if args.command == "claims":
+            from n2n.claims_report import claims_command
+
+            print(", ".join(str(p) for p in claims_command(args.cells, args.out)))
             return 0
         if args.command == "publish":
             from n2n.publish import publish

@@ -70,6 +70,7 @@ rule claims:
         unpack(lambda wc: {name: grid_files(output) for name, output in CLAIM_GRIDS.items()}),
         health=lambda wc: health_files(),
     output:
+        cells=in_tables("cells.parquet"),
         parquet=report(in_tables("claims.parquet"), caption="../report/claims.rst", category="Claims"),
         markdown=report(in_tables("claims.md"), caption="../report/claims.rst", category="Claims"),
     log:

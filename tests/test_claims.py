@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from conftest import SMALL_SKIPS
-from n2n.claims import CLAIMS, HEALTH_MARK, VERDICTS, ClaimOptions, claims_table, summary
+from n2n.claim_lines import summary
+from n2n.claims import ALL, HEALTH_MARK, ClaimOptions, claims_table
 from n2n.claims_report import claims_markdown
-from n2n.stats import holm, holm_levels, interval, p_value, power
+from n2n.stats import holm, holm_levels, interval, p_value
 from n2n.health import HealthOptions
 
 
@@ -33,18 +34,29 @@ EMPTY = pd.DataFrame(columns=["model", "dataset", "method", "density", "seed", "
 
 def test_each_verdict_from_frames_built_for_it():
     # vgg19/cifar10, rp against n2nskip-rp; the paper's gains: 0.84 at 0.1, 3.22 at 0.05, 4.60 at 0.02
-    acc = accuracies({0.1: [1.0, 1.2, 0.9, 1.1, 1.0],        # clear gain
-                      0.05: [0.3, -0.4, 0.1, -0.2, 0.2],     # none, measured finely (± 0.36 < 3.22)
+    acc = accuracies({0.1: [1.0, 1.2, 0.9, 1.1, 1.0],        # clear gain, the paper's inside its interval
+                      0.05: [0.3, -0.4, 0.1, -0.2, 0.2],     # none, measured finely (the paper's 3.22 far outside)
                       0.02: [-2.0, -2.2, -1.9, -2.1, -2.0]})  # reversed
     wide = accuracies({0.1: [9.0, -8.0, 6.0, -7.0, 1.0]}).assign(method=lambda f: f["method"].str.replace(
-        "rp", "csp"))  # csp at 0.1: no effect, measured so coarsely (± 8.8) that the paper's 0.23 could hide in it
+        "rp", "csp"))  # csp at 0.1: no effect, measured so coarsely that the paper's 0.23 could hide in it
     few = accuracies({0.1: [1.0, 1.1]}).assign(model="resnet50")  # two pairs only
     table = claims_table(pd.concat([acc, wide, few]), EMPTY, EMPTY, EMPTY, t_sat=1.0)
-    first = table[table["claim"] == 1].set_index(["model", "base", "density"])
-    assert first.loc[("vgg19", "rp", 0.1), "verdict"] == "supported"
-    assert first.loc[("vgg19", "rp", 0.05), "verdict"] == "inconclusive"
-    assert first.loc[("vgg19", "rp", 0.02), "verdict"] == "contradicted"
-    assert first.loc[("vgg19", "csp", 0.1), "verdict"] == "underpowered"
+    first = table[table["claim"] == "1"].set_index(["model", "base", "density"])
+    # by hand: the four reliable rows' p, Holm's levels in their order, each row's interval at its level
+    diffs = {(b, x): np.array(d) for (b, x), d in {("rp", 0.1): [1.0, 1.2, 0.9, 1.1, 1.0],
+                                                  ("rp", 0.05): [0.3, -0.4, 0.1, -0.2, 0.2],
+                                                  ("rp", 0.02): [-2.0, -2.2, -1.9, -2.1, -2.0],
+                                                  ("csp", 0.1): [9.0, -8.0, 6.0, -7.0, 1.0]}.items()}
+    p = {k: t_test_by_hand(v)[2] for k, v in diffs.items()}
+    levels = holm_by_hand(p)
+    assert [levels[k] for k in sorted(p, key=p.get)] == pytest.approx([0.0125, 0.05 / 3, 0.025, 0.025])
+    for key, expected in {("rp", 0.1): "supported", ("rp", 0.05): "paper's effect ruled out",
+                          ("rp", 0.02): "contradicted", ("csp", 0.1): "cannot tell"}.items():
+        row = first.loc[("vgg19", *key)]
+        low, high = interval_by_hand(diffs[key], levels[key])
+        assert row["level"] == pytest.approx(levels[key]) and row["verdict"] == expected, key
+        assert (row["decision_low"], row["decision_high"]) == pytest.approx((low, high))
+    assert first.loc[("vgg19", "rp", 0.1), "decision_low"] < PAPER_GAIN_VGG19_CIFAR10_RP_01
     assert first.loc[("resnet50", "rp", 0.1), "verdict"] == "unreliable"
     row = first.loc[("vgg19", "rp", 0.1)]
     assert row["n_pairs"] == 5 and row["n_excluded"] == 0 and row["difference"] == pytest.approx(1.04)
@@ -52,18 +64,22 @@ def test_each_verdict_from_frames_built_for_it():
     assert row["reference_source"] == "Table 1"
     assert row["half_width"] == pytest.approx((row["ci_high"] - row["ci_low"]) / 2)
     assert row["p_holm"] >= row["p_value"]
-    second = table[table["claim"] == 2].set_index(["model", "base", "density"])  # gains at 0.05, 0.02 against 0.1's
+    second = table[table["claim"] == "2"].set_index(["model", "base", "density"])  # gains at 0.05, 0.02 against 0.1's
     assert second.loc[("vgg19", "rp", 0.02), "verdict"] == "contradicted"
-    for claim in (3, 4, 5):  # no cells for them here: listed, never dropped
+    for claim in ("3", "4", "5"):  # no cells for them here: listed, never dropped
         rows = table[table["claim"] == claim]
         assert len(rows) == 1 and rows["verdict"].iloc[0] == "not run"
-    # power at the level Holm applies: the wide csp row had little, the fine 0.05 row a lot
-    assert first.loc[("vgg19", "csp", 0.1), "power"] < 0.8 <= first.loc[("vgg19", "rp", 0.05), "power"]
-    assert first.loc[("vgg19", "rp", 0.05), "excludes_reference"]  # [-0.36, 0.36] leaves out the paper's 3.22
-    assert not first.loc[("vgg19", "csp", 0.1), "excludes_reference"]
     lines = summary(table).set_index("claim")
-    assert lines.loc[1, "reliable_rows"] == 4 and lines.loc[4, "verdict"] == "not run"
-    assert claims_markdown(table).startswith("## The claims, in one line each")
+    assert lines.loc["1", "reliable_rows"] == 4 and lines.loc["4", "verdict"] == "not run"
+    assert claims_markdown(table).startswith("## The premises and the claims, in one line each")
+
+
+def test_a_supported_row_whose_interval_lies_short_of_the_papers_effect_says_so():
+    # the paper's VGG19 rp gain at 0.05 is 3.22; this row gains about 1 point, finely measured
+    diffs = np.array([1.0, 1.2, 0.9, 1.1, 1.0])
+    row = claims_table(accuracies({0.05: list(diffs)}), EMPTY, EMPTY, EMPTY, t_sat=1.0).set_index("claim").loc["1"]
+    low, high = interval_by_hand(diffs, 0.05)  # one row: Holm's level is 0.05
+    assert 0 < low and high < 92.65 - 89.43 and row["verdict"] == "supported, smaller than the paper's"
 
 
 def test_unhealthy_seeds_are_left_out_with_their_reason_and_too_few_healthy_pairs_are_unreliable():
@@ -72,16 +88,16 @@ def test_unhealthy_seeds_are_left_out_with_their_reason_and_too_few_healthy_pair
     at_chance = (health["method"] == "rp") & health["seed"].isin([1, 3])
     health.loc[at_chance, "test_accuracy"] = 12.0  # within 10 points of chance
     table = claims_table(acc, EMPTY, EMPTY, EMPTY, t_sat=1.0, health=health)
-    row = table[table["claim"] == 1].iloc[0]
+    row = table[table["claim"] == "1"].iloc[0]
     assert row["n_pairs"] == 3 and row["n_excluded"] == 2 and row["excluded"] == "rp at chance: seeds 1, 3"
     assert row["verdict"] == "supported"
     health.loc[(health["method"] == "n2nskip-rp") & (health["seed"] == 0), "cut_apart"] = True
     table = claims_table(acc, EMPTY, EMPTY, EMPTY, t_sat=1.0, health=health)
-    row = table[table["claim"] == 1].iloc[0]
+    row = table[table["claim"] == "1"].iloc[0]
     assert row["n_pairs"] == 2 and row["verdict"] == "unreliable" and "n2nskip-rp cut apart: seed 0" in row["excluded"]
     # the margin is an option: at 1 point, 12 % is no longer "at chance"
     table = claims_table(acc, EMPTY, EMPTY, EMPTY, t_sat=1.0, health=health, health_options=HealthOptions(1.0))
-    assert table[table["claim"] == 1].iloc[0]["n_pairs"] == 4
+    assert table[table["claim"] == "1"].iloc[0]["n_pairs"] == 4
 
 
 def test_holm_matches_a_hand_computation():
@@ -97,14 +113,15 @@ def test_lower_connectivity_distance_supports_claim_four_and_one_seed_is_unrelia
     heat = pd.DataFrame([dict(model="vgg19", dataset="cifar10", method=m, density=0.1, seed=s, t=1.0, F=f)
                          for s in range(4) for m, f in (("rp", 0.5 + 0.01 * s), ("n2nskip-rp", 0.1 + 0.02 * s))])
     table = claims_table(EMPTY, EMPTY, heat, EMPTY, t_sat=1.0)
-    assert table[table["claim"] == 4]["verdict"].tolist() == ["supported"]  # lower is the paper's direction
-    row = table[table["claim"] == 4].iloc[0]
+    # lower is the paper's direction; its ln ratio of -9.06 lies far beyond this row's interval
+    assert table[table["claim"] == "4"]["verdict"].tolist() == ["supported, smaller than the paper's"]
+    row = table[table["claim"] == "4"].iloc[0]
     by_hand = [np.log(0.1 + 0.02 * s) - np.log(0.5 + 0.01 * s) for s in range(4)]
     assert row["difference"] == pytest.approx(np.mean(by_hand)) and row["statistic"] == "ln F at t_sat = 1"
     assert row["reference_effect"] == pytest.approx(np.log(4.9e-5 / 4.2e-1))  # Table 3, vgg19 rp at 0.1
-    assert summary(table).set_index("claim").loc[4, "verdict"] == "supported"
+    assert summary(table).set_index("claim").loc["4", "verdict"] == "supported, smaller than the paper's"
     one = claims_table(EMPTY, EMPTY, heat[heat["seed"] == 0], EMPTY, t_sat=1.0)
-    assert one[one["claim"] == 4]["verdict"].tolist() == ["unreliable"]
+    assert one[one["claim"] == "4"]["verdict"].tolist() == ["unreliable"]
 
 
 def test_early_epochs_and_skip_comparison_claims_read_their_own_cells():
@@ -118,11 +135,11 @@ def test_early_epochs_and_skip_comparison_claims_read_their_own_cells():
                           for s in range(3) for d in (0.2, 0.05) for m, a in levels.items()])
     options = ClaimOptions(early_epoch=1, high_sparsity=0.1)
     table = claims_table(EMPTY, metrics, EMPTY, skips, t_sat=1.0, options=options)
-    three = table[table["claim"] == 3]
+    three = table[table["claim"] == "3"]
     assert three["verdict"].tolist() == ["supported"] and three["statistic"].iloc[0].endswith("epoch 1")
     assert three["reference_source"].iloc[0] == "smallest effect of interest (claims.smallest_effect)"
     assert three["reference_effect"].iloc[0] == 1.0
-    five = table[table["claim"] == 5]
+    five = table[table["claim"] == "5"]
     assert five["density"].tolist() == [0.05] and five["verdict"].tolist() == ["supported"]  # 0.2 is not high sparsity
     assert five["reference_source"].iloc[0] == "Figure 6, read off"
 
@@ -134,20 +151,22 @@ def test_every_claim_tested_gives_one_summary_line_each():
     skips = acc.assign(method=lambda f: f["method"].str.replace("^rp$", "resskip-rp", regex=True))
     table = claims_table(acc, metrics, heat, skips, t_sat=1.0)
     lines = summary(table)
-    assert lines["claim"].tolist() == list(CLAIMS) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert lines["claim"].tolist() == list(ALL) == ["P1", "P2", "1", "2", "3", "4", "5", "6", "7", "8"]
     lines = lines.set_index("claim")
-    assert (lines.loc[[1, 2, 3, 4, 5], "reliable_rows"] > 0).all()
-    assert lines.loc[[6, 7, 8], "verdict"].tolist() == ["not run"] * 3  # no erk or shuffled cells
-    assert lines.loc[1, "verdict"] == "supported" and lines.loc[1, "text"].startswith("mean difference +1.")
-    assert "Holm over the claims" in lines.loc[4, "text"]
+    assert (lines.loc[["1", "2", "3", "4", "5"], "reliable_rows"] > 0).all()
+    assert lines.loc[["6", "7", "8"], "verdict"].tolist() == ["not run"] * 3  # no erk or shuffled cells
+    assert lines.loc["1", "verdict"].startswith("supported") and lines.loc["1", "text"].startswith("mean difference +1.")
+    assert "Holm over the claims" in lines.loc["4", "text"]
+    assert lines.loc[["P1", "P2"], "verdict"].tolist() == ["not run"] * 2  # no dense cells
+    assert lines.loc["1", "premise"] == "not measured" and lines.loc["4", "premise"] == ""
     markdown = claims_markdown(table)
-    summary_part = markdown.split("## The claims, row by row")[0]
-    assert sum(1 for line in summary_part.splitlines() if line.split(" ", 1)[0] in {f"{n}." for n in CLAIMS}) == 8
+    summary_part = markdown.split("## The premises and the claims, row by row")[0]
+    assert sum(1 for line in summary_part.splitlines() if line.split(" ", 1)[0] in {f"{n}." for n in ALL}) == 10
 
 
 def test_a_data_set_without_paper_values_takes_cifar10s_and_says_so():
     acc = accuracies({0.1: [1.0, 1.2, 0.9, 1.1, 1.0]}).assign(dataset="digits")
-    row = claims_table(acc, EMPTY, EMPTY, EMPTY, t_sat=1.0).iloc[0]
+    row = claims_table(acc, EMPTY, EMPTY, EMPTY, t_sat=1.0).set_index("claim").loc["1"]
     assert row["reference_effect"] == pytest.approx(PAPER_GAIN_VGG19_CIFAR10_RP_01)
     assert row["reference_source"] == "Table 1, CIFAR-10"
 
@@ -242,10 +261,30 @@ def t_test_by_hand(values: np.ndarray) -> tuple[float, float, float]:
     return values.mean(), t.ppf(0.975, n - 1) * se, 2 * t.sf(abs(values.mean()) / se, n - 1)
 
 
+def interval_by_hand(values: np.ndarray, level: float) -> tuple[float, float]:
+    """The two-sided 1 − level t interval of the mean, from the formula."""
+    from scipy.stats import t
+
+    mean, n = values.mean(), len(values)
+    half = t.ppf(1 - level / 2, n - 1) * np.sqrt(((values - mean) ** 2).sum() / (n - 1)) / np.sqrt(n)
+    return mean - half, mean + half
+
+
+def holm_by_hand(p: dict) -> dict:
+    """Holm's step-down level for each key: alpha / (m − rank) while it rejects, then the level it stopped at."""
+    out, stopped = {}, None
+    for rank, key in enumerate(sorted(p, key=p.get)):
+        level = 0.05 / (len(p) - rank)
+        if stopped is None and p[key] > level:
+            stopped = level
+        out[key] = level if stopped is None else stopped
+    return out
+
+
 def test_a_claims_line_pools_its_rows_at_the_seed_level():
     vgg, resnet = [1.0, 1.2, 0.9, 1.1, 1.0], [0.2, 0.9, 0.1, 0.5, -0.3]
     table = claims_table(two_rows(vgg, resnet), EMPTY, EMPTY, EMPTY, t_sat=1.0)
-    line = summary(table).set_index("claim").loc[1]
+    line = summary(table).set_index("claim").loc["1"]
     per_seed = (np.array(vgg) + np.array(resnet)) / 2  # each seed's differences averaged over the two rows
     mean, half, p = t_test_by_hand(per_seed)
     assert line["n_seeds"] == 5 and line["estimate"] == pytest.approx(mean)
@@ -253,40 +292,46 @@ def test_a_claims_line_pools_its_rows_at_the_seed_level():
     assert line["p_value"] == pytest.approx(p, rel=1e-9)
     # the lines are one family: Holm over the claims that have a p (here claim 1 alone)
     assert line["p_holm"] == pytest.approx(p, rel=1e-9) and line["level"] == pytest.approx(0.05)
-    rows = table[table["claim"] == 1]
+    rows = table[table["claim"] == "1"]
     assert line["rows_supported"] == int((rows["verdict"] == "supported").sum())
     assert f"{line['rows_supported']} of 2 reliable rows supported on their own" in line["text"]
 
 
-def test_power_agrees_with_a_simulation_of_the_t_test():
+def test_design_power_agrees_with_a_simulation_of_the_t_test():
     from scipy.stats import t
 
+    from n2n.stats import smallest_detectable_effect, t_power
+
     rng = np.random.default_rng(0)
-    diffs = np.array([0.3, -0.4, 0.9, 0.1, 0.6])
-    sd, n = diffs.std(ddof=1), len(diffs)
+    sd, n = 0.5, 5
     for effect, level in ((0.5, 0.05), (0.8, 0.0125), (-0.8, 0.05)):
         draws = rng.normal(effect, sd, size=(200_000, n))
         stat = draws.mean(axis=1) / (draws.std(axis=1, ddof=1) / np.sqrt(n))
         simulated = float((np.abs(stat) > t.ppf(1 - level / 2, n - 1)).mean())
-        assert power(diffs, effect, level) == pytest.approx(simulated, abs=0.005)
-    # a half-width equal to the effect leaves little power: about 0.56 at 5 %, far less at Holm's first level
-    effect = t.ppf(0.975, n - 1) * sd / np.sqrt(n)
-    assert 0.5 < power(diffs, effect, 0.05) < 0.6 and power(diffs, effect, 0.05 / 4) < 0.3
+        assert t_power(effect, sd, n, level) == pytest.approx(simulated, abs=0.005)
+    # the smallest effect 5 seeds detect 80 % of the time at 5 %: simulated, it is detected 80 % of the time
+    effect = smallest_detectable_effect(sd, n)
+    draws = rng.normal(effect, sd, size=(200_000, n))
+    stat = draws.mean(axis=1) / (draws.std(axis=1, ddof=1) / np.sqrt(n))
+    assert float((np.abs(stat) > t.ppf(0.975, n - 1)).mean()) == pytest.approx(0.8, abs=0.005)
+    assert 1.5 * sd < effect < 2 * sd  # about 1.7 sd for 5 pairs
 
 
 def test_holm_levels_match_a_hand_computation():
-    # sorted p 0.01, 0.02, 0.03, 0.04 (m = 4) are compared with 0.05/4, 0.05/3, 0.05/2, 0.05/1
+    # sorted p 0.01, 0.02, 0.03, 0.04 (m = 4): 0.01 <= 0.05/4 is rejected, 0.02 > 0.05/3 is not, and Holm stops
+    # there: it and every later p are decided at 0.05/3, not at 0.05/2 and 0.05/1 as if testing had gone on
     assert holm_levels([0.03, 0.01, float("nan"), 0.04, 0.02]) == pytest.approx(
-        [0.025, 0.0125, float("nan"), 0.05, 0.05 / 3], nan_ok=True)
+        [0.05 / 3, 0.0125, float("nan"), 0.05 / 3, 0.05 / 3], nan_ok=True)
+    assert holm_levels([0.003, 0.001, 0.002]) == pytest.approx([0.05, 0.05 / 3, 0.025])  # all rejected
 
 
 def test_identical_differences_use_an_exact_sign_test_and_never_give_p_zero():
     five = accuracies({0.1: [0.28] * 5})  # the digits' 355 test images move accuracy in 0.28-point steps
-    row = claims_table(five, EMPTY, EMPTY, EMPTY, t_sat=1.0).iloc[0]
+    row = claims_table(five, EMPTY, EMPTY, EMPTY, t_sat=1.0).set_index("claim").loc["1"]
     assert row["test"] == "sign (zero spread)" and row["p_value"] == pytest.approx(2 / 2 ** 5)
-    assert row["power"] == 0.0 and row["verdict"] == "underpowered"  # 5 signs cannot reach p < 0.05
+    assert np.isnan(row["decision_low"]) and row["verdict"] == "cannot tell"  # 5 signs cannot reach p < 0.05
     six = accuracies({0.1: [0.28] * 6})
-    row = claims_table(six, EMPTY, EMPTY, EMPTY, t_sat=1.0).iloc[0]
+    row = claims_table(six, EMPTY, EMPTY, EMPTY, t_sat=1.0).set_index("claim").loc["1"]
     assert row["p_value"] == pytest.approx(2 / 2 ** 6) and row["verdict"] == "supported"
     assert p_value(np.zeros(4)) == 1.0
 
@@ -298,16 +343,16 @@ def test_a_verdict_that_health_filtering_changes_is_marked():
     health.loc[unhealthy, "test_accuracy"] = 12.0
     acc.loc[(acc["method"] == "rp") & acc["seed"].isin([1, 3]), "test_accuracy"] = 12.0  # gains of about 78 there
     table = claims_table(acc, EMPTY, EMPTY, EMPTY, t_sat=1.0, health=health)
-    row = table[table["claim"] == 1].iloc[0]
+    row = table[table["claim"] == "1"].iloc[0]
     assert row["n_pairs"] == 3 and row["n_pairs_all"] == 5 and row["verdict"] == "supported"
     healthy_mean = np.mean([1.0, 0.9, 1.0])
     all_mean = np.mean([1.0, 1.2 + 78.1, 0.9, 1.1 + 78.3, 1.0])
     assert row["difference"] == pytest.approx(healthy_mean) and row["difference_all"] == pytest.approx(all_mean)
-    assert row["verdict_all"] == "underpowered" and row["health_changes_verdict"]
+    assert row["verdict_all"] == "cannot tell" and row["health_changes_verdict"]
     markdown = claims_markdown(table)
-    assert f"**supported** {HEALTH_MARK} (all pairs: underpowered)" in markdown
-    line = summary(table).set_index("claim").loc[1]
-    assert line["verdict"] == "supported" and line["verdict_all"] == "underpowered" and line["health_changes_verdict"]
+    assert f"**supported** · premise not measured {HEALTH_MARK} (all pairs: cannot tell)" in markdown
+    line = summary(table).set_index("claim").loc["1"]
+    assert line["verdict"] == "supported" and line["verdict_all"] == "cannot tell" and line["health_changes_verdict"]
 
 
 def test_claim_two_holds_only_where_both_lower_densities_hold():
@@ -315,17 +360,17 @@ def test_claim_two_holds_only_where_both_lower_densities_hold():
     larger = [g + 2 for g in [1.1, 1.3, 0.8, 1.2, 1.0]]
     same = [1.1, 1.0, 1.0, 1.2, 0.9]
     table = claims_table(accuracies({0.1: steady, 0.05: larger, 0.02: same}), EMPTY, EMPTY, EMPTY, t_sat=1.0)
-    line = summary(table).set_index("claim").loc[2]
+    line = summary(table).set_index("claim").loc["2"]
     _, _, p_02 = t_test_by_hand(np.array(same) - np.array(steady))
     _, _, p_05 = t_test_by_hand(np.array(larger) - np.array(steady))
     assert p_05 < 0.001 < 0.05 < p_02
     assert line["p_value"] == pytest.approx(p_02, rel=1e-9) and line["verdict"] != "supported"
-    assert "at 0.05 − at 0.1" in line["text"] and "at 0.02 − at 0.1" in line["text"]
+    assert "at 0.05: " in line["text"] and "at 0.02: " in line["text"]
     both = claims_table(accuracies({0.1: steady, 0.05: larger, 0.02: [g + 1 for g in larger]}), EMPTY, EMPTY,
                         EMPTY, t_sat=1.0)
-    assert summary(both).set_index("claim").loc[2, "verdict"] == "supported"
+    assert summary(both).set_index("claim").loc["2", "verdict"].startswith("supported")
     only = claims_table(accuracies({0.1: steady, 0.05: larger}), EMPTY, EMPTY, EMPTY, t_sat=1.0)
-    assert "0.02 not run" in summary(only).set_index("claim").loc[2, "text"]
+    assert "0.02 not run" in summary(only).set_index("claim").loc["2", "text"]
 
 
 def test_claim_four_pools_ln_f_over_four_rows_and_can_decide():
@@ -338,11 +383,11 @@ def test_claim_four_pools_ln_f_over_four_rows_and_can_decide():
                 rows.append(dict(model=model, dataset="cifar10", method=f"n2nskip-{base}", density=0.1, seed=seed,
                                  t=1.0, F=0.1 * (1 + 0.1 * seed) * (1 + 0.05 * seed * (base == "csp"))))
     table = claims_table(EMPTY, EMPTY, pd.DataFrame(rows), EMPTY, t_sat=1.0)
-    line = summary(table).set_index("claim").loc[4]
+    line = summary(table).set_index("claim").loc["4"]
     per_seed = np.array([(2 * np.log(0.25) + 2 * np.log(0.25 * (1 + 0.05 * s))) / 4 for s in range(5)])
     mean, _, p = t_test_by_hand(per_seed)
     assert line["reliable_rows"] == 4 and line["estimate"] == pytest.approx(mean)
-    assert line["p_value"] == pytest.approx(p, rel=1e-9) and line["verdict"] == "supported"
+    assert line["p_value"] == pytest.approx(p, rel=1e-9) and line["verdict"].startswith("supported")
 
 
 def test_the_controls_compare_n2nskip_with_erk_and_a_pruner_with_its_shuffle():
@@ -350,39 +395,93 @@ def test_the_controls_compare_n2nskip_with_erk_and_a_pruner_with_its_shuffle():
                      two_rows([0.9, 1.1, 1.0, 0.8, 1.0], [0.4, 0.6, 0.5, 0.7, 0.5], ("erk", "n2nskip-erk")),
                      two_rows([0.0, 0.2, -0.1, 0.1, -0.2], [0.1, -0.1, 0.0, 0.2, -0.2], ("csp_shuffled", "csp"))])
     table = claims_table(acc, EMPTY, EMPTY, EMPTY, t_sat=1.0, options=ClaimOptions(smallest_effect=0.5))
-    assert set(table[table["claim"] == 1]["verdict"]) == {"not run"}  # n2nskip-erk − erk is claim 7's row
+    assert set(table[table["claim"] == "1"]["verdict"]) == {"not run"}  # n2nskip-erk − erk is claim 7's row
     comparisons = table.groupby("claim")["comparison"].agg(set)
-    assert comparisons[6] == {"n2nskip-rp − erk"} and comparisons[7] == {"n2nskip-erk − erk"}
-    assert comparisons[8] == {"csp − csp_shuffled"}
-    controls = table[table["claim"].isin([6, 7, 8])]
+    assert comparisons["6"] == {"n2nskip-rp − erk"} and comparisons["7"] == {"n2nskip-erk − erk"}
+    assert comparisons["8"] == {"csp − csp_shuffled"}
+    controls = table[table["claim"].isin(["6", "7", "8"])]
     assert (controls["reference_effect"] == 0.5).all()
     assert (controls["reference_source"] == "smallest effect of interest (claims.smallest_effect)").all()
     vgg = controls.set_index(["claim", "model"])
-    assert vgg.loc[(6, "vgg19"), "difference"] == pytest.approx(0.54)
-    assert vgg.loc[(8, "vgg19"), "difference"] == pytest.approx(0.0)
+    assert vgg.loc[("6", "vgg19"), "difference"] == pytest.approx(0.54)
+    assert vgg.loc[("8", "vgg19"), "difference"] == pytest.approx(0.0)
 
 
-def test_a_row_with_power_between_a_half_and_the_threshold_is_underpowered():
-    from scipy.stats import t
+def test_the_premises_from_dense_and_the_plain_pruner_and_each_claim_row_carries_its_own():
+    dense = [90.0, 90.3, 89.8, 90.1, 90.2]
+    cost_01 = np.array([1.0, 1.2, 0.9, 1.1, 1.0])  # rp at 0.1 loses about a point
+    cost_005 = np.array([-0.5, -0.7, -0.6, -0.4, -0.5])  # rp at 0.05 beats dense: nothing lost
+    noisy = np.array([0.9, -1.1, 0.6, -0.8, 0.3])  # csp at 0.1: no loss shown either way
+    rows = []
+    for s_, d in enumerate(dense):
+        rows.append(dict(model="vgg19", dataset="cifar10", method="dense", density=1.0, seed=s_, test_accuracy=d))
+        for method, density, cost in (("rp", 0.1, cost_01), ("rp", 0.05, cost_005), ("csp", 0.1, noisy)):
+            rows.append(dict(model="vgg19", dataset="cifar10", method=method, density=density, seed=s_,
+                             test_accuracy=d - cost[s_]))
+            rows.append(dict(model="vgg19", dataset="cifar10", method=f"n2nskip-{method}", density=density,
+                             seed=s_, test_accuracy=d - cost[s_] + 1.0 + 0.1 * s_))
+        for method in ("rp", "n2nskip-rp"):  # resnet50 has no dense network: its premise is not measured
+            rows.append(dict(model="resnet50", dataset="cifar10", method=method, density=0.1, seed=s_,
+                             test_accuracy=80.0 + s_ + 0.2 * s_ * s_ * (method == "rp")))
+    table = claims_table(pd.DataFrame(rows), EMPTY, EMPTY, EMPTY, t_sat=1.0)
+    p1 = table[table["claim"] == "P1"].set_index(["model", "base", "density"])
+    assert len(p1) == 3 and "n2nskip-rp" not in set(p1.index.get_level_values("base"))  # plain pruners only
+    # by hand: three P1 rows in one family, their p and Holm's levels, each verdict from its interval
+    costs = {("rp", 0.1): cost_01, ("rp", 0.05): cost_005, ("csp", 0.1): noisy}
+    p = {k: t_test_by_hand(v)[2] for k, v in costs.items()}
+    levels = holm_by_hand(p)
+    paper = {("rp", 0.1): 93.16 - 92.08, ("rp", 0.05): 93.16 - 89.43, ("csp", 0.1): 93.16 - 92.79}  # Table 1
+    for key, expected in {("rp", 0.1): "supported", ("rp", 0.05): "contradicted",
+                          ("csp", 0.1): "cannot tell"}.items():
+        row = p1.loc[("vgg19", *key)]
+        low, high = interval_by_hand(costs[key], levels[key])
+        assert row["difference"] == pytest.approx(costs[key].mean()) and row["p_value"] == pytest.approx(p[key])
+        assert row["reference_effect"] == pytest.approx(paper[key]) and row["comparison"] == f"dense − {key[0]}"
+        assert (row["decision_low"], row["decision_high"]) == pytest.approx((low, high))
+        assert row["verdict"] == expected, key
+    p2 = table[table["claim"] == "P2"].iloc[0]  # rp at 0.1 − rp at 0.05: the cost shrank
+    assert p2["difference"] == pytest.approx((cost_005 - cost_01).mean()) and p2["verdict"] == "contradicted"
+    assert p2["reference_effect"] == pytest.approx(92.08 - 89.43)
+    # each claim row carries the status of its premise's row in the same cell
+    one = table[table["claim"] == "1"].set_index(["model", "base", "density"])["premise"]
+    assert one[("vgg19", "rp", 0.1)] == "holds" and one[("vgg19", "rp", 0.05)] == "not met"
+    assert one[("vgg19", "csp", 0.1)] == "not shown" and one[("resnet50", "rp", 0.1)] == "not measured"
+    assert table[table["claim"] == "2"]["premise"].tolist() == ["not met"]
+    assert set(table[table["claim"].isin(["3", "4", "6", "7", "8", "P1", "P2"])]["premise"]) == {""}
+    markdown = claims_markdown(table)
+    row_line = next(line for line in markdown.splitlines() if line.startswith("| 1 | vgg19 | cifar10 | 0.05 |"))
+    assert row_line.endswith("· premise not met |")
+    lines = summary(table).set_index("claim")
+    assert lines.loc["2", "premise"] == "not met" and lines.loc["1", "premise"] == "holds in 1 of 4 rows"
+    assert "2. The gain of N2NSkip-X over X is larger at 5% and 2% than at 10% density: **" in markdown
+    assert f"{lines.loc['2', 'verdict']}** · premise not met" in markdown
 
-    diffs = [0.3, -0.4, 0.9, 0.1, 0.6]  # no difference rejected (p about 0.25)
-    acc = accuracies({0.1: diffs}).assign(method=lambda f: f["method"].str.replace("rp", "synflow"))
-    table = claims_table(acc, EMPTY, EMPTY, EMPTY, t_sat=1.0, options=ClaimOptions(smallest_effect=0.72))
-    row = table[table["claim"] == 1].iloc[0]
-    # the power of this one-row family's test at 5 % against 0.72, by simulation with the seeds' spread
-    rng = np.random.default_rng(1)
-    draws = rng.normal(0.72, np.std(diffs, ddof=1), size=(200_000, 5))
-    stat = draws.mean(axis=1) / (draws.std(axis=1, ddof=1) / np.sqrt(5))
-    simulated = float((np.abs(stat) > t.ppf(0.975, 4)).mean())
-    assert 0.55 < simulated < 0.8 and row["p_value"] > 0.05
-    assert row["reference_source"] == "smallest effect of interest (claims.smallest_effect)"
-    assert row["verdict"] == "underpowered"
+
+def test_claim_two_corrects_its_union_of_parts_against_the_claim():
+    steady = np.array([1.0, 1.2, 0.9, 1.1, 1.0])
+    smaller_05 = steady - [0.3, 0.55, 0.1, 0.45, 0.1]  # the gain shrinks at 0.05: p about 0.03
+    smaller_02 = steady - [0.3, -0.4, 0.5, -0.1, 0.2]  # and, not measurably, at 0.02
+    table = claims_table(accuracies({0.1: list(steady), 0.05: list(smaller_05), 0.02: list(smaller_02)}), EMPTY,
+                         EMPTY, EMPTY, t_sat=1.0)
+    lines = summary(table).set_index("claim")
+    _, _, p_05 = t_test_by_hand(smaller_05 - steady)
+    _, _, p_02 = t_test_by_hand(smaller_02 - steady)
+    _, _, p_one = t_test_by_hand((steady + smaller_05 + smaller_02) / 3)
+    assert p_05 < 0.05 < 2 * p_05 and p_one < 0.025  # claim 1's line goes first: claim 2's is decided at 0.05
+    # the union of two parts against the claim: Holm over the parts, so 2 x the smaller p, not the smaller p
+    assert lines.loc["2", "p_value"] == pytest.approx(2 * p_05, rel=1e-9)
+    low, high = interval_by_hand(smaller_05 - steady, 0.05 / 2)  # its interval at the level over both parts
+    assert (lines.loc["2", "decision_low"], lines.loc["2", "decision_high"]) == pytest.approx((low, high))
+    # not contradicted: the interval holds zero; it excludes the paper's rise (Table 1: +2.38 and +3.76)
+    reference = np.mean([(92.65 - 89.43) - (92.92 - 92.08), (91.12 - 86.52) - (92.92 - 92.08)])
+    assert low < 0 < high < reference and lines.loc["2", "reference_effect"] == pytest.approx(reference)
+    assert lines.loc["2", "level"] == pytest.approx(0.05) and lines.loc["2", "verdict"] == "paper's effect ruled out"
 
 
 def test_the_pooled_line_averages_each_seed_over_four_rows():
     acc = pd.concat([two_rows([1.0, 1.2, 0.9, 1.1, 1.0], [0.2, 0.9, 0.1, 0.5, -0.3]),
                      two_rows([3.0, 0.0, 0.5, 2.0, 0.1], [0.0, 0.4, 0.3, 0.2, 0.6], ("csp", "n2nskip-csp"))])
-    line = summary(claims_table(acc, EMPTY, EMPTY, EMPTY, t_sat=1.0)).set_index("claim").loc[1]
+    line = summary(claims_table(acc, EMPTY, EMPTY, EMPTY, t_sat=1.0)).set_index("claim").loc["1"]
     per_seed = np.array([np.mean(v) for v in zip([1.0, 1.2, 0.9, 1.1, 1.0], [0.2, 0.9, 0.1, 0.5, -0.3],
                                                  [3.0, 0.0, 0.5, 2.0, 0.1], [0.0, 0.4, 0.3, 0.2, 0.6])])
     mean, half, p = t_test_by_hand(per_seed)
@@ -395,7 +494,7 @@ def test_claim_two_takes_the_larger_p_where_both_lower_densities_go_the_claims_w
     larger = [g + 2 for g in [1.1, 1.3, 0.8, 1.2, 1.0]]
     a_little = [g + d for g, d in zip(steady, [0.5, -0.3, 0.6, -0.2, 0.4])]  # +0.2 on average, far from significant
     table = claims_table(accuracies({0.1: steady, 0.05: larger, 0.02: a_little}), EMPTY, EMPTY, EMPTY, t_sat=1.0)
-    line = summary(table).set_index("claim").loc[2]
+    line = summary(table).set_index("claim").loc["2"]
     _, _, p_02 = t_test_by_hand(np.array(a_little) - np.array(steady))
     assert p_02 > 0.3 and line["p_value"] == pytest.approx(p_02, rel=1e-9) and line["verdict"] != "supported"
 
@@ -403,7 +502,7 @@ def test_claim_two_takes_the_larger_p_where_both_lower_densities_go_the_claims_w
 def test_a_smallest_effect_takes_the_claims_sign():
     heat = pd.DataFrame([dict(model="vgg19", dataset="cifar10", method=m, density=0.1, seed=s, t=1.0, F=f)
                          for s in range(4) for m, f in (("synflow", 0.5 + 0.01 * s), ("n2nskip-synflow", 0.1 + s))])
-    row = claims_table(EMPTY, EMPTY, heat, EMPTY, t_sat=1.0).set_index("claim").loc[4]
+    row = claims_table(EMPTY, EMPTY, heat, EMPTY, t_sat=1.0).set_index("claim").loc["4"]
     assert row["reference_effect"] == -0.5  # Table 3 has no synflow: lower F is the claim's way
     assert row["reference_source"] == "smallest effect of interest (claims.smallest_log_ratio)"
 
@@ -413,7 +512,7 @@ def test_a_line_without_healthy_pairs_still_says_what_all_pairs_show():
     health = acc.assign(chance_accuracy=10.0, cut_apart=False, train_loss_first=2.3, train_loss_best_later=0.5)
     health.loc[(health["method"] == "n2nskip-rp") & health["seed"].isin([0, 1, 2]), "cut_apart"] = True
     table = claims_table(acc, EMPTY, EMPTY, EMPTY, t_sat=1.0, health=health)
-    line = summary(table).set_index("claim").loc[1]
+    line = summary(table).set_index("claim").loc["1"]
     _, _, p = t_test_by_hand(np.array([1.0, 1.2, 0.9, 1.1, 1.0]))
     assert line["verdict"] == "unreliable" and line["p_value_all"] == pytest.approx(p, rel=1e-9)
     assert line["verdict_all"] == "supported" and line["health_changes_verdict"]

@@ -7,6 +7,7 @@ run_stage(
     sm.log[0],
     inputs={name: list(sm.input[name]) for name in sm.params.cells},
     keys=sm.params.cells,
+    cells_path=sm.output.cells,
     parquet_path=sm.output.parquet,
     markdown_path=sm.output.markdown,
     t_sat=sm.params.t_sat,
