@@ -66,15 +66,22 @@ study-sparse: install
 	@echo
 	@cat results/sparse/tables/claims.md
 
-# the README's and docs/'s result blocks regenerated from the last run, with its commit, machine and date
+# the README's and docs/'s result blocks regenerated from the last run, with its commit, machine and date:
+# its tables from results/<study>, its premises, claims and cells from its cells file, kept in studies/<study>
+# (`python -m n2n claims --cells studies/<study>/cells.parquet` recomputes them from the repository alone)
+PUBLISH = mkdir -p studies/$(1) && cp results/$(1)/tables/cells.parquet studies/$(1)/cells.parquet && \
+	$(BIN)/python -m n2n claims --cells studies/$(1)/cells.parquet && \
+	$(BIN)/python -m n2n publish --results results/$(1) README.md docs/*.md && \
+	$(BIN)/python -m n2n publish --results studies/$(1) README.md docs/*.md
+
 publish-demo: install
-	$(BIN)/python -m n2n publish --results results/demo README.md docs/*.md
+	$(call PUBLISH,demo)
 
 publish-study: install
-	$(BIN)/python -m n2n publish --results results/study README.md docs/*.md
+	$(call PUBLISH,study)
 
 publish-study-sparse: install
-	$(BIN)/python -m n2n publish --results results/sparse README.md docs/*.md
+	$(call PUBLISH,sparse)
 
 # one HTML page with every table and figure of the demo (run `make demo` first)
 report: install

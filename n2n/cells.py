@@ -76,6 +76,6 @@ def claim_frames(cells: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def run_facts(root: str | Path = ".") -> dict[str, str]:
     """The commit, CPU and date a run's cells file records."""
-    from n2n.publish import commit, machine
+    from n2n.provenance import commit, machine
 
     return {"commit": commit(Path(root)), "cpu": machine(), "date": datetime.date.today().isoformat()}

@@ -53,11 +53,10 @@ VERDICTS = {
 HOLDS, NOT_SHOWN, NOT_MET, NOT_MEASURED = "holds", "not shown", "not met", "not measured"
 PREMISE_STATUS = {
     HOLDS: "the premise's row in the same cell is supported: the run lost what the claim says is recovered",
-    NOT_SHOWN: "the premise's row cannot tell or rules out the paper's loss: the run did not show a loss to recover, "
-               "so the verdict does not test the paper",
+    NOT_SHOWN: "the premise's row cannot tell, or rules out the paper's loss: the run did not show a loss to recover",
     NOT_MET: "the premise's row is contradicted: the pruned network beat the dense one (or lost less at the lower "
-             "density), so there was nothing to recover and the verdict does not test the paper",
-    NOT_MEASURED: "the run has no premise row for this cell (no dense network, no 10 % cell, or too few pairs)",
+             "density)",
+    NOT_MEASURED: "the run has no premise row for the cell (no dense network, no 10 % cell, or too few pairs)",
 }
 
 # where the paper gives no number for a row: the config's smallest effect of interest

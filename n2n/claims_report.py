@@ -14,7 +14,7 @@ import pandas as pd
 
 from n2n.cells import GRIDS, cells_frame, claim_frames, run_facts
 from n2n.claim_lines import summary
-from n2n.claims import HEALTH_MARK, PREMISE_STATUS, PREMISES, VERDICTS, ClaimOptions, claims_table
+from n2n.claims import HEALTH_MARK, NOT_RUN, PREMISE_STATUS, PREMISES, VERDICTS, ClaimOptions, claims_table
 from n2n.health import HealthOptions
 from n2n.io import read_cells, read_parquet, write_parquet, write_text
 
@@ -35,7 +35,9 @@ def verdict_text(verdict: str, premise: Any, verdict_all: Any = None) -> str:
             + (f" {HEALTH_MARK} (all pairs: {verdict_all})" if changed else ""))
 
 
-def summary_markdown(table: pd.DataFrame) -> str:
+def summary_markdown(table: pd.DataFrame, waiting: dict[str, str] | None = None) -> str:
+    """The one-line-each section. `waiting`: claim -> why a claim without cells waits (a recovered cells file
+    that holds accuracies only, say), said instead of "no cells in this run"."""
     out = ["## The premises and the claims, in one line each", "",
            "The premises first: claims 1 and 5 rest on P1 in their cells, claim 2 on P2, and a claim's verdict "
            "carries its premise's status. Each line pools its reliable rows at the seed level (a seed's "
@@ -44,18 +46,20 @@ def summary_markdown(table: pd.DataFrame) -> str:
            f"the paper's. {HEALTH_MARK}: the verdict over all pairs, unhealthy seeds included, differs.", ""]
     lines = summary(table)
     for r in lines.itertuples():
+        text = (waiting or {}).get(r.claim, r.text) if r.verdict == NOT_RUN else r.text
         out.append(f"{r.claim}. {r.statement}: {verdict_text(r.verdict, r.premise)}"
-                   f"{f' {HEALTH_MARK}' if r.health_changes_verdict else ''}. {r.text}"
+                   f"{f' {HEALTH_MARK}' if r.health_changes_verdict else ''}. {text}"
                    + (f" (rows: {r.tally})." if r.tally else "."))
         if r.claim == list(PREMISES)[-1]:
             out.append("")
     return "\n".join(out) + "\n"
 
 
-def claims_markdown(table: pd.DataFrame, health_options: HealthOptions = HealthOptions()) -> str:
+def claims_markdown(table: pd.DataFrame, health_options: HealthOptions = HealthOptions(),
+                    waiting: dict[str, str] | None = None) -> str:
     from n2n.health import legend
 
-    lines = [summary_markdown(table), "## The premises and the claims, row by row", "",
+    lines = [summary_markdown(table, waiting), "## The premises and the claims, row by row", "",
              f"Pairs: seeds healthy in both methods ({legend(health_options)}); excluded: seeds left out and why. "
              "Difference over the pairs and its 95 % interval (Student's t), the test (paired t; an exact sign test "
              "where the spread is zero) and its p, Holm's p within the claim, the level at which Holm decided the "
@@ -96,7 +100,7 @@ def claims_from_cells(cells: pd.DataFrame) -> tuple[pd.DataFrame, HealthOptions]
 def write_claims(cells: pd.DataFrame, parquet_path: str | Path, markdown_path: str | Path) -> pd.DataFrame:
     table, health_options = claims_from_cells(cells)
     write_parquet(parquet_path, table)
-    write_text(markdown_path, claims_markdown(table, health_options))
+    write_text(markdown_path, claims_markdown(table, health_options, cells.attrs.get("waiting", {})))
     return table
 
 

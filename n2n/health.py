@@ -98,6 +98,17 @@ def health_column(frame: Any, options: HealthOptions = HealthOptions()) -> Any:
     return frame.apply(lambda r: ", ".join(unhealthy_reasons(r.to_dict(), options)), axis=1)
 
 
+def marks_text(cells: list[dict[str, Any]], options: HealthOptions = HealthOptions()) -> str:
+    """A cell's marks over its seeds' acc.json rows, as the tables print them: † for cut apart, ‡k and §k for
+    k seeds at chance or whose loss never fell ('' when every seed is healthy)."""
+    reasons = [unhealthy_reasons(cell, options) for cell in cells]
+    marks = MARKS[CUT_APART] if any(CUT_APART in r for r in reasons) else ""
+    for reason in (AT_CHANCE, LOSS_NEVER_FELL):
+        k = sum(reason in r for r in reasons)
+        marks += f"{MARKS[reason]}{k}" if k else ""
+    return marks
+
+
 def legend(options: HealthOptions = HealthOptions()) -> str:
     """One line saying what each mark means."""
     return (f"{MARKS[CUT_APART]} cut apart (a main-path layer keeps no weight, or a class output is not reached "

@@ -114,7 +114,10 @@ def scree_figure(frame: pd.DataFrame, t_sat: float) -> plt.Figure:
 
 def pruner_comparison_figure(frame: pd.DataFrame) -> plt.Figure:
     """Test accuracy of every pruner without and with N2NSkip (mean and sd over seeds), one panel per
-    (model, density); a pair the grid did not run is marked "not run", not drawn as an empty bar."""
+    (model, density); a pair the grid did not run is marked "not run", not drawn as an empty bar, and a bar
+    drawn from unhealthy seeds carries the tables' marks (†, ‡k, §k) above it."""
+    from n2n.health import marks_text
+
     frame = frame.assign(pruner=frame["method"].str.replace(r"^(n2nskip|resskip)-", "", regex=True),
                          skips=np.where(frame["method"].str.startswith("n2nskip-"), "with N2NSkip", "without"),
                          panel=frame["model"] + " " + frame["dataset"] + " d=" + frame["density"].astype(str))
@@ -132,6 +135,11 @@ def pruner_comparison_figure(frame: pd.DataFrame) -> plt.Figure:
                     mean, sd = stats.loc[(pruner, kind)]
                     ax.bar(x, mean, 0.4, yerr=0 if np.isnan(sd) else sd, color=colours[kind],
                            label=kind if kind not in ax.get_legend_handles_labels()[1] else None)
+                    seeds = frame[(frame["panel"] == panel) & (frame["pruner"] == pruner) & (frame["skips"] == kind)]
+                    marks = marks_text(seeds.to_dict("records"))
+                    if marks:
+                        ax.text(x, mean + (0 if np.isnan(sd) else sd) + 1, marks, ha="center", va="bottom",
+                                fontsize=9, color="0.15")
                 else:
                     ax.text(x, 1, "not run", rotation=90, ha="center", va="bottom", fontsize=7, color="0.4")
         ax.set_xticks(range(len(pruners)), pruners)

@@ -9,43 +9,27 @@ A block is marked in a page as
     <!-- END results/demo table1 -->
 
 and holds the table of `results/demo/tables/table1.md` (its Markdown table alone); `claims` holds the
-claims' numbered lines, `claims-rows` their row-by-row table, `cells` every cell's test accuracy per
-seed (its acc.json files, unhealthy seeds with their reasons). Blocks of other results folders are left
-as they are.
+premises' and claims' numbered lines, `claims-rows` their row-by-row table, `cells` every cell's test
+accuracy per seed (its acc.json files, unhealthy seeds with their reasons). Blocks of other results
+folders are left as they are.
+
+A study's folder in the repository (`studies/sparse`, say) holds its cells file (n2n.cells): its blocks
+(`<!-- BEGIN studies/sparse claims -->`, `claims-rows`, `cells`) are recomputed from that file alone, with
+the commit, CPU and date of the run that made it, so that a reader can check every verdict from the
+repository and no page can drift from it.
 """
 
 from __future__ import annotations
 
 import datetime
-import os
 import re
-import subprocess
 from pathlib import Path
+from typing import Any
 
 from n2n.io import write_text
+from n2n.provenance import commit, machine
 
 MARKER = re.compile(r"(<!-- BEGIN (\S+) (\S+) -->\n)(.*?)(<!-- END \2 \3 -->)", flags=re.S)
-
-
-def machine() -> str:
-    """'AMD EPYC 7B13, 2 cores': the CPU model and the cores this process may use."""
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            model = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), model)
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{model}, {cores} cores"
-
-
-def commit(root: Path) -> str:
-    """The checkout's commit, with '+ changes' where its tracked files differ from it."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True).stdout.strip()
-
-    head = git("rev-parse", "--short", "HEAD") or "unknown commit"
-    return head + (" + changes" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def provenance(root: Path, results: Path) -> str:
@@ -65,8 +49,8 @@ def table_part(markdown: str) -> str:
 
 
 def claims_lines(markdown: str) -> str:
-    """The claims page's numbered lines, one per claim."""
-    return "\n".join(line for line in markdown.splitlines() if re.match(r"\d+\. ", line))
+    """The claims page's numbered lines, one per premise and claim."""
+    return "\n".join(line for line in markdown.splitlines() if re.match(r"P?\d+\. ", line))
 
 
 def cells_table(results: Path) -> str:
@@ -87,7 +71,48 @@ def cells_table(results: Path) -> str:
                       *(f"| {m} | {method} | {d} | {'; '.join(seeds)} |" for (m, method, d), seeds in rows.items())])
 
 
+def study_cells_table(cells: Any) -> str:
+    """A cells file's cells, like cells_table: each cell's test accuracy per seed, unhealthy seeds' reasons."""
+    from n2n.health import unhealthy_reasons
+
+    rows: dict[tuple[str, str, str], list[str]] = {}
+    for cell in cells.sort_values(["model", "method", "density", "seed"]).to_dict("records"):
+        reasons = unhealthy_reasons(cell)
+        rows.setdefault((cell["model"], cell["method"], repr(float(cell["density"]))), []).append(
+            f"s{cell['seed']} {cell['test_accuracy']:.2f}" + (f" ({', '.join(reasons)})" if reasons else ""))
+    return "\n".join(["| model | method | density | test accuracy per seed (%) |", "|---|---|---|---|",
+                      *(f"| {m} | {method} | {d} | {'; '.join(seeds)} |" for (m, method, d), seeds in rows.items())])
+
+
+def study_block_text(folder: Path, shown: Path, name: str) -> str:
+    """A block of a study's folder: from its cells file and the claims recomputed from it, or a page a
+    script of the repository generated there (`<name>.md`, the premise table, say), as it is."""
+    from n2n.claims_report import claims_markdown, claims_from_cells
+    from n2n.io import read_parquet
+
+    if name not in ("claims", "claims-rows", "cells"):
+        page = folder / f"{name}.md"
+        if not page.exists():
+            raise FileNotFoundError(f"a block names {name!r} of {shown}, but {page} does not exist")
+        return page.read_text()
+
+    cells = read_parquet(folder / "cells.parquet")
+    first = cells.iloc[0] if len(cells) else {}
+    header = (f"*From `{shown.as_posix()}/cells.parquet`: the run of commit {first.get('commit', '?')}, "
+              f"{first.get('cpu', '?')}, {first.get('date', '?')}.*")
+    if name == "cells":
+        return f"{header}\n\n{study_cells_table(cells)}\n"
+    table, health_options = claims_from_cells(cells)
+    markdown = claims_markdown(table, health_options, cells.attrs.get("waiting", {}))
+    if name == "claims":
+        return f"{header}\n\n{claims_lines(markdown)}\n"
+    if name == "claims-rows":
+        return f"{header}\n\n{table_part(markdown.split('row by row', 1)[1])}\n"
+
+
 def block_text(root: Path, results: Path, name: str) -> str:
+    if results.parts[0] in ("studies", "benchmarks"):
+        return study_block_text(root / results, results, name)
     tables = root / results / "tables"
     if name == "cells":
         body = cells_table(root / results)

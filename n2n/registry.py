@@ -55,7 +55,7 @@ DATASETS: dict[str, Dataset] = {
     # Xiao et al. 2017, the official IDX files: 60,000 training and 10,000 test images, 28x28 grayscale.
     # fashion_mnist: zero-padded to 32x32, the paper's CIFAR input size, with its crop and flip (clothes and
     # shoes keep their class when mirrored). fashion_mnist_16: downsampled to 16x16 for CPU studies, flip
-    # only: at 16 px a 2-px shift cuts a garment's outline and slows a short schedule (docs/studies.md)
+    # only: at 16 px a 2-px shift cuts a garment's outline and slows a short schedule (docs/study-fashion.md)
     "fashion_mnist": Dataset("fashion_mnist", 1, 10, 32, (0.2190,), (0.3318,), 4, True,
                              "n2n.data:load_fashion_mnist", "fashion-mnist", FASHION_FILES, FASHION_HOW_TO_GET,
                              "n2n.data:download_fashion_mnist", FASHION_SYSTEM_FOLDERS, 60000),

@@ -111,8 +111,8 @@ def test_each_command_left_out_is_documented_and_each_make_target_plans():
             proc = subprocess.run(["make", "-n", command.split()[1]], cwd=ROOT, capture_output=True, text=True,
                                   timeout=60)
             assert proc.returncode == 0, proc.stderr
-            does = {"make test": "pytest", "make publish-demo": "n2n publish", "make publish-study": "n2n publish",
-                    "make publish-study-sparse": "n2n publish"}
+            does = {"make test": "pytest", "make publish-demo": "n2n claims", "make publish-study": "n2n claims",
+                    "make publish-study-sparse": "n2n claims"}
             assert does.get(command, "snakemake") in proc.stdout, proc.stdout
 
 
@@ -126,12 +126,12 @@ COUNTS = [
     ("README.md", r"the demo's pipeline [^,]*, ([\d,]+) jobs", "total", DEMO),
     ("README.md", r"`make study` plans ([\d,]+) jobs", "total", STUDY),
     ("README.md", r"`make study` plans [\d,]+ jobs, ([\d,]+) trainings", "train", STUDY),
-    ("docs/studies.md", r"`make study` plans ([\d,]+) jobs", "total", STUDY),
-    ("docs/studies.md", r"`make study` plans [\d,]+ jobs, ([\d,]+) trainings", "train", STUDY),
+    ("docs/study-fashion.md", r"`make study` plans ([\d,]+) jobs", "total", STUDY),
+    ("docs/study-fashion.md", r"`make study` plans [\d,]+ jobs, ([\d,]+) trainings", "train", STUDY),
     ("README.md", r"`make study-sparse` plans ([\d,]+) jobs", "total", SPARSE),
     ("README.md", r"`make study-sparse` plans [\d,]+ jobs, ([\d,]+) trainings", "train", SPARSE),
-    ("docs/studies.md", r"`make study-sparse` plans ([\d,]+) jobs", "total", SPARSE),
-    ("docs/studies.md", r"`make study-sparse` plans [\d,]+ jobs, ([\d,]+) trainings", "train", SPARSE),
+    ("docs/study-sparse.md", r"`make study-sparse` plans ([\d,]+) jobs", "total", SPARSE),
+    ("docs/study-sparse.md", r"`make study-sparse` plans [\d,]+ jobs, ([\d,]+) trainings", "train", SPARSE),
     ("docs/speed.md", r"the paper grid's ([\d,]+) jobs", "total", PAPER),
     ("docs/speed.md", r"the demo's ([\d,]+) jobs", "total", DEMO),
 ]
@@ -222,3 +222,98 @@ def test_publish_regenerates_a_pages_result_blocks_from_a_run_and_says_where_the
     page.write_text("<!-- BEGIN results/demo table9 -->\n<!-- END results/demo table9 -->\n")
     with pytest.raises(FileNotFoundError, match="table9"):
         publish([str(page)], "results/demo", root=str(tmp_path))
+
+
+def test_every_studys_blocks_and_claims_page_are_what_its_cells_file_gives():
+    """A study's premises, claims and cells in the pages are recomputed from studies/<study>/cells.parquet, the
+    file the repository keeps: a page or a claims.md that no longer matches it fails here."""
+    from n2n.claims_report import claims_from_cells, claims_markdown
+    from n2n.io import read_parquet
+    from n2n.publish import MARKER, study_block_text
+
+    studies = sorted(p.parent for p in (ROOT / "studies").glob("*/cells.parquet"))
+    assert {s.name for s in studies} >= {"demo", "study", "sparse"}
+    seen = set()
+    for page in PAGES:
+        for match in MARKER.finditer(page.read_text()):
+            folder = match.group(2)
+            if folder.startswith(("studies/", "benchmarks/")):
+                expected = study_block_text(ROOT / folder, ROOT.joinpath(folder).relative_to(ROOT), match.group(3))
+                assert match.group(4) == expected, f"{page.name}: the {folder} {match.group(3)} block is stale " \
+                                                   "(its make publish-... target or script)"
+                seen.add(folder)
+    assert seen >= {f"studies/{s.name}" for s in studies}, "a study's cells file that no page publishes"
+    for study in studies:
+        cells = read_parquet(study / "cells.parquet")
+        table, options = claims_from_cells(cells)
+        assert (study / "claims.md").read_text() == claims_markdown(table, options, cells.attrs.get("waiting", {}))
+        assert {"commit", "cpu", "date"} <= set(cells.columns) and cells["commit"].notna().all()
+
+
+def test_the_claims_page_gives_every_verdict_and_premise_status_in_the_codes_words():
+    from n2n.claims import PREMISE_STATUS, VERDICTS
+
+    text = (ROOT / "docs" / "claims.md").read_text()
+    for word, meaning in {**VERDICTS, **PREMISE_STATUS}.items():
+        assert f"| {word} | {meaning} |" in text, f"docs/claims.md: the row for {word!r} differs from n2n/claims.py"
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_link_and_anchor_between_the_pages_resolves():
+    broken = []
+    for page in PAGES:
+        text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            if not linked.exists():
+                broken.append(f"{page.name}: {target} (no such file)")
+            elif anchor and linked.suffix == ".md":
+                anchors = {_anchor(h) for h in re.findall(r"^#+ (.+)$", linked.read_text(), flags=re.M)}
+                if anchor not in anchors:
+                    broken.append(f"{page.name}: {target} (no such heading)")
+    assert broken == []
+
+
+CONFIGS = sorted((ROOT / "config").glob("*.yaml")) + [ROOT / "config.yaml"]
+
+
+def test_a_learning_rate_schedule_in_words_is_what_the_recipe_computes():
+    """`lr_at` multiplies the rate by lr_gamma every lr_step_epochs: a page or config that says "divided by", or
+    names a factor no config has, is wrong."""
+    from n2n.training import Recipe
+
+    recipe = Recipe(epochs=6, batch_size=1, lr=0.05, lr_step_epochs=2, lr_gamma=0.3, momentum=0, weight_decay=0,
+                    eval_batch_size=1)
+    assert recipe.lr_at(2) == pytest.approx(0.05 * 0.3)  # the words below describe this
+    gammas = {yaml.safe_load(p.read_text()).get("training", {}).get("lr_gamma") for p in CONFIGS} - {None}
+    wrong = []
+    for path in [*PAGES, *CONFIGS]:
+        for verb, factor in re.findall(r"\blr\b[^;\n]{0,40}?\b(divided|multiplied) by (\d+(?:\.\d+)?)", path.read_text()):
+            if verb != "multiplied" or float(factor) not in gammas:
+                wrong.append(f"{path.name}: lr {verb} by {factor}")
+    assert wrong == [], f"lr_gamma multiplies, and the configs' factors are {sorted(gammas)}"
+
+
+def test_a_configs_methods_named_in_a_page_are_its_grid():
+    """A sentence "`config/X.yaml` runs ..." names exactly the plain pruners of that config's Table 1 grid."""
+    from n2n.registry import split_method
+
+    checked = 0
+    for page in PAGES:
+        text = re.sub(r"\s+", " ", page.read_text())
+        for name, sentence in re.findall(r"`config/([\w-]+)\.yaml` runs ([^.]*)\.", text):
+            grid = yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text())["tables"]["table1"]["methods"]
+            methods = grid if isinstance(grid, list) else [m for ms in grid.values() for m in ms]
+            plain = {split_method(m)[1].removesuffix("_shuffled") for m in methods if m != "dense"}
+            named = set(re.findall(r"\b(rp|csp|scl|grasp|synflow|mag|erp|erk)\b", sentence))
+            assert named == plain, f"{page.name}: `config/{name}.yaml` runs {sorted(plain)}, the page names {sorted(named)}"
+            assert ("dense" in sentence) == ("dense" in methods), f"{page.name}: {name}'s dense network"
+            checked += 1
+    assert checked >= 1

@@ -18,8 +18,8 @@ from n2n.scheduling import METHOD, coalesce_reevaluations  # noqa: E402
 
 def test_the_shipped_setting_keeps_threads_flat_and_exits_soon_after_the_last_job(tmp_path, monkeypatch):
     monkeypatch.setenv("BENCH_DIR", str(tmp_path))
-    # Snakemake 9 as installed ends 200 such jobs with about 40 threads, one more wake-up chain per finished job
-    run = run_once(200, "shipped", "local", keep=False)
+    # Snakemake 9 as installed ends 200 such jobs with about 200 threads, one more wake-up chain per finished job
+    run = run_once(200, "shipped", "local", keep=False, job_seconds=0.1)
     assert run["jobs"] >= 200
     assert run["threads"] <= 20, run
     assert run["exit_delay"] < 10, run

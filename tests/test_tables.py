@@ -68,3 +68,22 @@ def test_convergence_figure_draws_only_the_tested_epochs():
     figure = convergence_figure(frame)
     (line,) = [ln for ln in figure.axes[0].get_lines() if len(ln.get_xdata())]
     assert list(line.get_xdata()) == [1, 4] and list(line.get_ydata()) == [55, 85]  # mean over seeds, no gaps
+
+
+def test_a_figures_bar_from_unhealthy_seeds_carries_the_tables_marks():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from n2n.plots import pruner_comparison_figure
+
+    rows = [dict(model="vgg19", dataset="digits", method=m, density=0.1, seed=s, test_accuracy=acc,
+                 chance_accuracy=10.0, cut_apart=(m == "n2nskip-rp" and s == 0), train_loss_first=2.3,
+                 train_loss_best_later=0.5)
+            for s in range(3) for m, acc in (("rp", 90.0), ("n2nskip-rp", 95.0), ("grasp", 35.0 if s else 15.0))]
+    fig = pruner_comparison_figure(pd.DataFrame(rows))
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "‡1" in texts  # grasp: one seed within 10 points of chance (15 %), as the pruners table marks it
+    assert "†" in texts  # n2nskip-rp: one seed's cell cut apart
+    assert texts.count("not run") == 1  # grasp has no N2NSkip twin here

@@ -1,0 +1,66 @@
+"""How studies/study/cells.parquet and studies/sparse/cells.parquet were made: their runs' outputs are gone, so
+each is rebuilt from the per-seed test accuracies its run published (docs/studies.md at commit d6ed8ea, the
+`cells` block written by `n2n publish` from the run's acc.json files). Accuracy is all those blocks hold:
+claims 3 and 4 (the early epoch's accuracy, F at t_sat) wait for each study's next run, and the health
+facts are the blocks' own (no seed was marked unhealthy).
+
+    .venv/bin/python studies/recover_cells.py
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from n2n.cells import COLUMNS
+from n2n.io import write_parquet
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = "d6ed8ea:docs/studies.md"
+WAITING = ("the run published test accuracies only: it waits for this study's next run "
+           "(`python -m n2n claims --cells` on its cells file)")
+STUDIES = {  # the grids of each config (config/study.yaml, config/sparse.yaml) at that commit
+    "study": {"early_epoch": 1, "table1": lambda m, d: True,
+              "skip_comparison": lambda m, d: m in ("n2nskip-rp", "n2nskip-csp")},
+    "sparse": {"early_epoch": 1, "table1": lambda m, d: not m.startswith("resskip"),
+               "skip_comparison": lambda m, d: d == 0.05 and m.split("-")[0] in ("n2nskip", "resskip")},
+}
+
+
+def published(page: str, study: str) -> tuple[list[dict], dict[str, str]]:
+    block = re.search(rf"<!-- BEGIN results/{study} cells -->\n(.*?)<!-- END", page, re.S).group(1)
+    commit, cpu, date = re.search(r"commit (\w+), (.+), (\d{4}-\d\d-\d\d)\.\*", block).groups()
+    rows = []
+    for model, method, density, seeds in re.findall(r"^\| (\w+) \| ([\w-]+) \| ([\d.]+) \| (.+) \|$", block, re.M):
+        for seed, accuracy in re.findall(r"s(\d+) ([\d.]+)", seeds):
+            rows.append({"model": model, "dataset": "fashion_mnist_16", "method": method, "density": float(density),
+                         "seed": int(seed), "test_accuracy": float(accuracy)})
+    return rows, {"commit": commit, "cpu": cpu, "date": date}
+
+
+def main() -> None:
+    page = subprocess.run(["git", "show", SOURCE], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for study, grids in STUDIES.items():
+        rows, run = published(page, study)
+        cells = pd.DataFrame(rows)
+        cells["in_table1"] = [grids["table1"](m, d) for m, d in zip(cells["method"], cells["density"])]
+        cells["in_skip_comparison"] = [grids["skip_comparison"](m, d) for m, d in zip(cells["method"], cells["density"])]
+        cells["in_convergence"] = cells["in_table3"] = False
+        for column in COLUMNS:
+            if column not in cells:
+                cells[column] = run.get(column, np.nan)
+        cells = cells[COLUMNS].sort_values(["model", "dataset", "method", "density", "seed"], ignore_index=True)
+        cells.attrs = {"t_sat": 1.0, "claims": {"early_epoch": grids["early_epoch"]}, "health": {},
+                       "recovered_from": SOURCE, "waiting": {"3": WAITING, "4": WAITING}}
+        folder = ROOT / "studies" / study
+        folder.mkdir(parents=True, exist_ok=True)
+        write_parquet(folder / "cells.parquet", cells)
+        print(f"{folder / 'cells.parquet'}: {len(cells)} cells x seeds from {SOURCE} (commit {run['commit']})")
+
+
+if __name__ == "__main__":
+    main()
