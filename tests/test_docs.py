@@ -317,3 +317,21 @@ def test_a_configs_methods_named_in_a_page_are_its_grid():
             assert ("dense" in sentence) == ("dense" in methods), f"{page.name}: {name}'s dense network"
             checked += 1
     assert checked >= 1
+
+
+def test_a_design_power_a_page_states_is_what_its_dense_seeds_give():
+    import math
+    import statistics
+
+    from n2n.stats import smallest_detectable_effect
+
+    found = 0
+    for page in PAGES:
+        text = re.sub(r"\s+", " ", page.read_text())
+        for seeds, effect in re.findall(r"seeds ((?:\d+\.\d+, )+\d+\.\d+) give (?:5 paired seeds 80 % power at "
+                                        r"α = 0.05 to detect )?([\d.]+) points", text):
+            values = [float(v) for v in seeds.split(", ")]
+            assert smallest_detectable_effect(math.sqrt(2) * statistics.stdev(values), 5) == pytest.approx(
+                float(effect), abs=0.005), f"{page.name}: seeds {seeds} give another design power than {effect}"
+            found += 1
+    assert found >= 3
