@@ -199,7 +199,7 @@ def table(args: argparse.Namespace) -> None:
 def _format(interval: tuple[float, float, float]) -> str:
     mean, low, high = interval
     if math.isnan(mean):
-        return "no dense seed yet"
+        return "no paired seeds yet"
     return f"{mean:+.2f}" if math.isnan(low) else f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]"
 
 

@@ -34,7 +34,8 @@ NOT_RUN = {"make demo": "the demo (tests/test_workflow.py runs its pipeline on a
            ".venv/bin/python benchmarks/heat_signature.py": "a benchmark, minutes",
            ".venv/bin/python benchmarks/connectivity_at_init.py": "a benchmark, minutes",
            ".venv/bin/python benchmarks/job_startup.py": "a benchmark, minutes",
-           ".venv/bin/python benchmarks/study_speed.py": "a benchmark, 5 minutes"}
+           ".venv/bin/python benchmarks/study_speed.py": "a benchmark, 5 minutes",
+           ".venv/bin/python benchmarks/claims_mutations.py": "the claims tests once per mutant, minutes"}
 DRY = ("-n", "--dry-run", "--summary", "--dag", "--rulegraph", "--lint")
 PROGRAMS = (".venv/bin/snakemake ", ".venv/bin/python ", "make ")
 
