@@ -53,35 +53,34 @@ def claims_lines(markdown: str) -> str:
     return "\n".join(line for line in markdown.splitlines() if re.match(r"P?\d+\. ", line))
 
 
-def cells_table(results: Path) -> str:
-    """Every cell of a run, its test accuracy per seed, an unhealthy seed's reasons beside it."""
-    import json
-
+def per_seed_table(cells: list[tuple[str, dict[str, Any]]]) -> str:
+    """(density as written, acc.json row) in order -> one line per (model, method, density): each seed's test
+    accuracy, an unhealthy seed's reasons beside it."""
     from n2n.health import unhealthy_reasons
 
     rows: dict[tuple[str, str, str], list[str]] = {}
-    for path in sorted(results.glob("*/*/*/*/seed*/acc.json"), key=lambda p: (p.parts[-6:-2], int(p.parts[-2][4:]))):
-        cell = json.loads(path.read_text())
+    for density, cell in cells:
         reasons = unhealthy_reasons(cell)
-        rows.setdefault((cell["model"], cell["method"], path.parts[-3]), []).append(
+        rows.setdefault((cell["model"], cell["method"], density), []).append(
             f"s{cell['seed']} {cell['test_accuracy']:.2f}" + (f" ({', '.join(reasons)})" if reasons else ""))
-    if not rows:
-        raise FileNotFoundError(f"no cell of {results} has an acc.json (run the workflow first)")
     return "\n".join(["| model | method | density | test accuracy per seed (%) |", "|---|---|---|---|",
                       *(f"| {m} | {method} | {d} | {'; '.join(seeds)} |" for (m, method, d), seeds in rows.items())])
+
+
+def cells_table(results: Path) -> str:
+    """Every cell of a run (its acc.json files), its test accuracy per seed."""
+    import json
+
+    paths = sorted(results.glob("*/*/*/*/seed*/acc.json"), key=lambda p: (p.parts[-6:-2], int(p.parts[-2][4:])))
+    if not paths:
+        raise FileNotFoundError(f"no cell of {results} has an acc.json (run the workflow first)")
+    return per_seed_table([(path.parts[-3], json.loads(path.read_text())) for path in paths])
 
 
 def study_cells_table(cells: Any) -> str:
-    """A cells file's cells, like cells_table: each cell's test accuracy per seed, unhealthy seeds' reasons."""
-    from n2n.health import unhealthy_reasons
-
-    rows: dict[tuple[str, str, str], list[str]] = {}
-    for cell in cells.sort_values(["model", "method", "density", "seed"]).to_dict("records"):
-        reasons = unhealthy_reasons(cell)
-        rows.setdefault((cell["model"], cell["method"], repr(float(cell["density"]))), []).append(
-            f"s{cell['seed']} {cell['test_accuracy']:.2f}" + (f" ({', '.join(reasons)})" if reasons else ""))
-    return "\n".join(["| model | method | density | test accuracy per seed (%) |", "|---|---|---|---|",
-                      *(f"| {m} | {method} | {d} | {'; '.join(seeds)} |" for (m, method, d), seeds in rows.items())])
+    """A cells file's cells, as cells_table gives a run's."""
+    records = cells.sort_values(["model", "method", "density", "seed"]).to_dict("records")
+    return per_seed_table([(repr(float(cell["density"])), cell) for cell in records])
 
 
 def study_block_text(folder: Path, shown: Path, name: str) -> str:
