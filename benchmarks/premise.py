@@ -97,17 +97,12 @@ def train(args: argparse.Namespace) -> None:
 
 
 def _t_interval(differences: list[float]) -> tuple[float, float, float]:
-    """Mean and two-sided 95 % t interval of paired differences."""
-    from scipy import stats
+    """Mean and two-sided 95 % t interval of paired differences (n2n.stats.interval; NaN where none)."""
+    import numpy as np
 
-    n = len(differences)
-    if n == 0:
-        return math.nan, math.nan, math.nan
-    mean = statistics.fmean(differences)
-    if n < 2:
-        return mean, math.nan, math.nan
-    half = stats.t.ppf(0.975, n - 1) * statistics.stdev(differences) / math.sqrt(n)
-    return mean, mean - half, mean + half
+    from n2n.stats import interval
+
+    return interval(np.array(differences, dtype=float))
 
 
 def _cells(folder: Path) -> list[dict]:
