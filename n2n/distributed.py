@@ -7,6 +7,10 @@ augmentation are those of one process with the global batch; rank r takes the r-
 share. Sums (loss, correct, count) are all-reduced, so metrics cover every rank; rank 0 alone
 writes checkpoints and outputs, and every rank resumes from the same checkpoint.
 
+The ranks meet through a file in the run's own temporary folder, not a TCP port: a port picked as
+free can be taken by another job on the node before rank 0 listens on it, and a group that meets at
+a port another group also uses fails to connect.
+
 On CUDA the ranks start as fresh interpreters (`python -m n2n.rank`): CUDA cannot be used in a
 forked child, and multiprocessing's `spawn` would re-run the caller's main file (a Snakemake
 job's script) in every rank. On the CPU they are forked, which saves re-importing torch.
@@ -20,7 +24,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -83,17 +86,11 @@ class Ranks:
 SINGLE = Ranks()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def join(rank: int, world: int, rendezvous: str, device_type: str) -> Ranks:
+    """Join the cell's process group (NCCL for CUDA tensors and gloo for host ones; gloo on the CPU).
 
-
-def join(rank: int, world: int, port: int, device_type: str) -> Ranks:
-    """Join the cell's process group (NCCL for CUDA tensors and gloo for host ones; gloo on the CPU)."""
-    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-    os.environ["MASTER_PORT"] = str(port)
-    dist.init_process_group(BACKENDS[device_type], rank=rank, world_size=world)
+    `rendezvous` is a file path that no earlier group used (run_ranks makes one per run)."""
+    dist.init_process_group(BACKENDS[device_type], init_method=f"file://{rendezvous}", rank=rank, world_size=world)
     return Ranks(rank, world)
 
 
@@ -114,17 +111,17 @@ class RankFailed(RuntimeError):
 
 
 def run_ranks(target: str, world: int, device_type: str, kwargs: dict[str, Any], log_files: list[str]) -> None:
-    """Call `target` ("module:function", with rank, world, port, log_files and **kwargs) in `world` ranks.
+    """Call `target` ("module:function", with rank, world, rendezvous and **kwargs) in `world` ranks.
 
     Returns when every rank has finished. Raises StopRequested when every rank stopped to resume
     (SIGUSR1), RankFailed naming the first rank that failed otherwise (the others are then stopped).
     SIGUSR1 sent to this process alone is passed on to the ranks; SIGTERM stops them.
     """
-    port = free_port()
     method = start_method(device_type)
     with tempfile.TemporaryDirectory(prefix="n2n-ranks-") as folder:
         spec = Path(folder) / "ranks.json"
-        spec.write_text(json.dumps({"target": target, "world": world, "port": port, "log_files": log_files,
+        rendezvous = str(Path(folder) / "rendezvous")
+        spec.write_text(json.dumps({"target": target, "world": world, "rendezvous": rendezvous, "log_files": log_files,
                                     "kwargs": kwargs}))
         if method == "spawn":
             procs: list[Any] = [subprocess.Popen([sys.executable, "-m", "n2n.rank", str(spec), str(rank)])

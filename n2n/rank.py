@@ -47,7 +47,7 @@ def run_rank(spec_path: str, rank: int) -> None:
     module, name = spec["target"].split(":")
     function = getattr(importlib.import_module(module), name)
     try:
-        function(rank=rank, world=spec["world"], port=spec["port"], **spec["kwargs"])
+        function(rank=rank, world=spec["world"], rendezvous=spec["rendezvous"], **spec["kwargs"])
     except SystemExit:
         raise
     except BaseException as err:

@@ -265,7 +265,7 @@ def run_train(mask_path: str, model_path: str, metrics_path: str, checkpoint_pat
     run_ranks("n2n.training:train_rank", processes, device_type, args, log_files)
 
 
-def train_rank(rank: int, world: int, port: int, **args: Any) -> None:
+def train_rank(rank: int, world: int, rendezvous: str, **args: Any) -> None:
     """One process of a data-parallel training (started by n2n.distributed.run_ranks), on GPU `rank`."""
     from n2n.distributed import join, leave
 
@@ -273,7 +273,7 @@ def train_rank(rank: int, world: int, port: int, **args: Any) -> None:
     if device.type == "cuda":
         device = torch.device("cuda", rank)
         torch.cuda.set_device(device)
-    ranks = join(rank, world, port, device.type)
+    ranks = join(rank, world, rendezvous, device.type)
     try:
         _train_from_files(**args, ranks=ranks, rank_device=device)
     finally:

@@ -17,7 +17,7 @@ import torch.multiprocessing as mp
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from conftest import ROOT, SMALL_SKIPS
-from n2n.distributed import Ranks, free_port
+from n2n.distributed import Ranks
 
 
 def as_nccl_dispatches(backend: str) -> str:
@@ -25,17 +25,17 @@ def as_nccl_dispatches(backend: str) -> str:
     return "cuda:gloo" if backend == "nccl" else backend.replace("cuda:nccl", "cuda:gloo")
 
 
-def _sums_in_group(rank: int, port: int, backend: str | None, out: str) -> None:
+def _sums_in_group(rank: int, backend: str | None, out: str) -> None:
     import torch.distributed as dist
 
     from n2n import distributed
 
+    rendezvous = str(Path(out, "rendezvous"))
     if backend is None:  # the group n2n builds for CUDA, NCCL standing in as gloo for CUDA tensors only
         distributed.BACKENDS["cuda"] = as_nccl_dispatches(distributed.BACKENDS["cuda"])
-        ranks = distributed.join(rank, 2, port, "cuda")
+        ranks = distributed.join(rank, 2, rendezvous, "cuda")
     else:
-        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-        dist.init_process_group(backend, rank=rank, world_size=2)
+        dist.init_process_group(backend, init_method=f"file://{rendezvous}", rank=rank, world_size=2)
         ranks = Ranks(rank, 2)
     try:
         total = ranks.sum(rank + 1.0, torch.tensor(10.0))
@@ -52,7 +52,7 @@ def _sums_in_group(rank: int, port: int, backend: str | None, out: str) -> None:
 
 
 def sums_in_group(tmp_path: Path, backend: str | None) -> list[str]:
-    mp.start_processes(_sums_in_group, args=(free_port(), backend, str(tmp_path)), nprocs=2, start_method="fork")
+    mp.start_processes(_sums_in_group, args=(backend, str(tmp_path)), nprocs=2, start_method="fork")
     return [Path(tmp_path, f"rank{r}").read_text() for r in range(2)]
 
 
@@ -255,7 +255,7 @@ def test_selftest_passes_on_the_cpu():
         "PASS deterministic repeat", "PASS throughput"]
 
 
-def _raise_in_rank(rank: int, world: int, port: int) -> None:
+def _raise_in_rank(rank: int, world: int, rendezvous: str) -> None:
     raise ValueError(f"rank {rank} cannot start")
 
 
