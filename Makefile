@@ -19,6 +19,10 @@ NEED_GB ?= 6.5
 export WARM_TORCH = torch, torchvision, torch.distributed
 export WARM_REST  = pandas, pyarrow.parquet, scipy.sparse, scipy.linalg, matplotlib.pyplot, seaborn, snakemake.cli, pytest, xdist
 
+# a study's snakemake, its cost recorded in results/<study>/run.json (wall time, the machine's matmul rate, each
+# training's seconds: n2n.runrecord), which `make publish-<study>` publishes as the page's `run` block
+TIMED = $(BIN)/python -m n2n timed results/$(1) -- $(BIN)/snakemake
+
 .PHONY: install demo study study-sparse report dag test clean-demo publish-demo publish-study publish-study-sparse
 
 install: $(STAMP)
@@ -41,7 +45,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(BIN)/snakemake all_tables --cores $(CORES) --configfile config/demo.yaml
+	$(call TIMED,demo) all_tables --cores $(CORES) --configfile config/demo.yaml
 	@echo
 	@echo "Tables:  $$(ls results/demo/tables/*.md results/demo/tables/*.parquet | tr '\n' ' ')"
 	@echo "Figures: $$(ls results/demo/figures/*.png results/demo/figures/*.pdf | tr '\n' ' ')"
@@ -53,7 +57,7 @@ demo: install
 # the paper's claims on Fashion-MNIST with 5 seeds (config/study.yaml; the data from Debian's package
 # dataset-fashion-mnist or `snakemake download_data`): results/study/tables/{table1,claims}.md
 study: install
-	$(BIN)/snakemake table1 claims --cores $(CORES) --configfile config/demo.yaml config/study.yaml
+	$(call TIMED,study) table1 claims --cores $(CORES) --configfile config/demo.yaml config/study.yaml
 	@cat results/study/tables/table1.md
 	@echo
 	@cat results/study/tables/claims.md
@@ -61,7 +65,7 @@ study: install
 # the paper's claims at 10 % and 5 % density: VGG19 at width 0.5, 5 seeds (config/sparse.yaml, read over
 # config/study.yaml): results/sparse/tables/{table1,claims}.md
 study-sparse: install
-	$(BIN)/snakemake table1 claims --cores $(CORES) --configfile config/demo.yaml config/study.yaml config/sparse.yaml
+	$(call TIMED,sparse) table1 claims --cores $(CORES) --configfile config/demo.yaml config/study.yaml config/sparse.yaml
 	@cat results/sparse/tables/table1.md
 	@echo
 	@cat results/sparse/tables/claims.md
@@ -70,6 +74,7 @@ study-sparse: install
 # its tables from results/<study>, its premises, claims and cells from its cells file, kept in studies/<study>
 # (`python -m n2n claims --cells studies/<study>/cells.parquet` recomputes them from the repository alone)
 PUBLISH = mkdir -p studies/$(1) && cp results/$(1)/tables/cells.parquet studies/$(1)/cells.parquet && \
+	cp results/$(1)/run.json studies/$(1)/run.json && \
 	$(BIN)/python -m n2n claims --cells studies/$(1)/cells.parquet && \
 	$(BIN)/python -m n2n publish --results results/$(1) README.md docs/*.md && \
 	$(BIN)/python -m n2n publish --results studies/$(1) README.md docs/*.md

@@ -11,24 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import torch
 
-from n2n.publish import machine
-
-
-def rate(n: int, threads: int, seconds: float) -> float:
-    """Best GFLOP/s of n x n fp32 products over about `seconds`."""
-    torch.set_num_threads(threads)
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b)  # warm-up
-    best, deadline = 0.0, time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        began = time.perf_counter()
-        torch.mm(a, b)
-        best = max(best, 2 * n ** 3 / (time.perf_counter() - began) / 1e9)
-    return best
+from n2n.provenance import machine, matmul_rate as rate
 
 
 def main() -> None:

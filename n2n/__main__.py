@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     prep = sub.add_parser("prepare-imagenet", help="the official ILSVRC2012 archives -> train/<wnid>, val/<wnid>")
     prep.add_argument("--archives", required=True, help="folder with the train, val and devkit archives")
     prep.add_argument("--out", default="data/imagenet", help="the tree to write (data_root/imagenet)")
+    timed = sub.add_parser("timed", help="run a command and record what it cost in RESULTS/run.json (n2n.runrecord)")
+    timed.add_argument("results", help="the run's results folder, e.g. results/sparse")
+    timed.add_argument("run", nargs=argparse.REMAINDER, help="-- then the command")
     test = sub.add_parser("selftest", help="every branch the training takes on a device, on a tiny generated cell")
     test.add_argument("--device", default="auto", help="auto (CUDA if visible), cpu or cuda")
     test.add_argument("--only", nargs="*", help="run only the checks whose names start with these words")
@@ -88,6 +91,13 @@ def main(argv: list[str] | None = None) -> int:
             counts = prepare_imagenet(args.archives, args.out)
             print(f"{args.out}: {counts['train']} training and {counts['val']} validation images")
             return 0
+        if args.command == "timed":
+            from n2n.runrecord import timed
+
+            command = args.run[1:] if args.run[:1] == ["--"] else args.run
+            if not command:
+                raise ValueError("timed: name the command after --, e.g. python -m n2n timed results/demo -- snakemake ...")
+            return timed(args.results, command)
         if args.command == "claims":
             from n2n.claims_report import claims_command
 

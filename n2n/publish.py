@@ -10,8 +10,9 @@ A block is marked in a page as
 
 and holds the table of `results/demo/tables/table1.md` (its Markdown table alone); `claims` holds the
 premises' and claims' numbered lines, `claims-rows` their row-by-row table, `cells` every cell's test
-accuracy per seed (its acc.json files, unhealthy seeds with their reasons). Blocks of other results
-folders are left as they are.
+accuracy per seed (its acc.json files, unhealthy seeds with their reasons), `run` what the run cost
+(its run.json: wall time, jobs, the machine's matmul rate, seconds per training; n2n.runrecord).
+Blocks of other results folders are left as they are.
 
 A study's folder in the repository (`studies/sparse`, say) holds its cells file (n2n.cells): its blocks
 (`<!-- BEGIN studies/sparse claims -->`, `claims-rows`, `cells`) are recomputed from that file alone, with
@@ -89,6 +90,10 @@ def study_block_text(folder: Path, shown: Path, name: str) -> str:
     from n2n.claims_report import claims_markdown, claims_from_cells
     from n2n.io import read_parquet
 
+    if name == "run":
+        from n2n.runrecord import read_record, run_block
+
+        return run_block(read_record(folder), shown.as_posix())
     if name not in ("claims", "claims-rows", "cells"):
         page = folder / f"{name}.md"
         if not page.exists():
@@ -113,6 +118,10 @@ def block_text(root: Path, results: Path, name: str) -> str:
     if results.parts[0] in ("studies", "benchmarks"):
         return study_block_text(root / results, results, name)
     tables = root / results / "tables"
+    if name == "run":
+        from n2n.runrecord import read_record, run_block
+
+        return run_block(read_record(root / results), results.as_posix())
     if name == "cells":
         body = cells_table(root / results)
     elif name == "claims":
