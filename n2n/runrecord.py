@@ -27,7 +27,7 @@ from n2n.provenance import commit, machine, matmul_rate
 RECORD = "run.json"
 
 
-def _cpu_times() -> tuple[int, int] | None:
+def cpu_times() -> tuple[int, int] | None:
     """(steal, total) jiffies of every CPU since boot, or None where /proc/stat is absent."""
     try:
         with open("/proc/stat") as fh:
@@ -44,7 +44,10 @@ def training_seconds(results: Path, since: float = 0.0) -> list[dict[str, Any]]:
         if bench.stat().st_mtime < since:
             continue
         model, dataset, method, density, seed = bench.parts[-7:-2]
-        seconds = float(bench.read_text().splitlines()[1].split("\t")[0])
+        try:
+            seconds = float(bench.read_text().splitlines()[1].split("\t")[0])
+        except (IndexError, ValueError):  # not a finished benchmark file: the record is written anyway
+            continue
         rows.append({"model": model, "dataset": dataset, "method": method, "density": density,
                      "seed": int(seed[4:]), "seconds": round(seconds, 1)})
     return rows
@@ -72,9 +75,9 @@ def timed(results: str, command: list[str], root: str = ".") -> int:
     folder = Path(results)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     rates = {str(threads): round(matmul_rate(1024, threads, 2.0), 1) for threads in sorted({1, cores})}
-    cpu_before, started = _cpu_times(), time.time()
+    cpu_before, started = cpu_times(), time.time()
     code = _call(command)
-    ended, cpu_after = time.time(), _cpu_times()
+    ended, cpu_after = time.time(), cpu_times()
     jobs = [p for p in folder.glob("**/*.benchmark.tsv") if p.stat().st_mtime >= started]
     if not jobs:
         return code  # nothing was (re)computed: the record of the run that computed it stands
@@ -115,6 +118,11 @@ def run_block(record: dict[str, Any], shown: str) -> str:
     over = "" if len(runs) == 1 else (f" over {len(runs)} invocations ("
                                      + ", ".join(_minutes(r["seconds"]) for r in runs) + ")")
     outcome = "" if last["exit_code"] == 0 else f" Its last invocation failed (exit code {last['exit_code']})."
+    if "recovered_from" in last:  # studies/recover_cells.py: a run whose outputs are gone
+        outcome += (f" Recovered from what the run published (`{last['recovered_from']}`); "
+                    "its trainings' seconds were not kept.")
+    if "note" in last:
+        outcome += " " + last["note"]
     lines = [f"*From `{shown}/{RECORD}`: commit {last['commit']}, {last['machine']}, {first['started'][:10]}.*", "",
              f"`{last['command']}` ran {jobs} job{'s' if jobs != 1 else ''} in **{_minutes(seconds)}** ({seconds:.0f} s){over}. "
              f"The machine's fp32 matmul ran at {rate_text} just before; "

@@ -35,7 +35,10 @@ NOT_RUN = {"make demo": "the demo (tests/test_workflow.py runs its pipeline on a
            ".venv/bin/python benchmarks/connectivity_at_init.py": "a benchmark, minutes",
            ".venv/bin/python benchmarks/job_startup.py": "a benchmark, minutes",
            ".venv/bin/python benchmarks/study_speed.py": "a benchmark, 5 minutes",
-           ".venv/bin/python benchmarks/claims_mutations.py": "the claims tests once per mutant, minutes"}
+           ".venv/bin/python benchmarks/study_speed.py --out benchmarks/results/study-speed.md": "a benchmark, 5 minutes",
+           ".venv/bin/python benchmarks/claims_mutations.py": "the claims tests once per mutant, minutes",
+           ".venv/bin/python benchmarks/fresh_clone.py --without-slurm --out benchmarks/results/fresh-clone.md":
+               "a fresh clone's make demo and make test, 15 minutes"}
 DRY = ("-n", "--dry-run", "--summary", "--dag", "--rulegraph", "--lint")
 PROGRAMS = (".venv/bin/snakemake ", ".venv/bin/python ", "make ")
 
@@ -336,3 +339,37 @@ def test_a_design_power_a_page_states_is_what_its_dense_seeds_give():
                 float(effect), abs=0.005), f"{page.name}: seeds {seeds} give another design power than {effect}"
             found += 1
     assert found >= 3
+
+
+MATMUL_RATE = re.compile(r"matmul\b[^.]*?\b(\d+(?:\.\d+)?) GFLOP/s(?: on (?:one|1) thread)?"
+                         r"(?:(?:,| and) (\d+(?:\.\d+)?) on (?:two|\d+))?")
+
+
+def unbacked_rates(text: str) -> list[str]:
+    """The machine rates a page states in prose that none of its publish blocks states (rounded to GFLOP/s).
+    A section whose heading ends in ": a record" keeps an earlier run's facts as they were."""
+    from n2n.publish import MARKER
+
+    def rates(part: str) -> list[int]:
+        return [round(float(x)) for pair in MATMUL_RATE.findall(re.sub(r"\s+", " ", part)) for x in pair if x]
+
+    backed = {rate for block in MARKER.finditer(text) for rate in rates(block.group(4))}
+    prose, record = [], False
+    for paragraph in re.split(r"\n\s*\n", MARKER.sub("", text)):
+        if paragraph.startswith("#"):
+            record = paragraph.splitlines()[0].rstrip().endswith(": a record")
+        if not record:
+            prose += [f"fp32 matmul {rate} GFLOP/s" for rate in rates(paragraph) if rate not in backed]
+    return prose
+
+
+def test_a_machine_rate_a_page_states_is_one_its_publish_blocks_state():
+    block = "<!-- BEGIN studies/x run -->\nThe machine's fp32 matmul ran at 91 GFLOP/s on 1 thread and 178 on 2 threads.\n" \
+            "<!-- END studies/x run -->\n"
+    assert unbacked_rates(block + "\nOn a VM whose fp32 matmul runs at 91 GFLOP/s on one thread and 178 on two.\n") == []
+    assert unbacked_rates(block + "\nOn a VM whose fp32\nmatmul runs at 95 GFLOP/s on one thread and 178 on two.\n") == [
+        "fp32 matmul 95 GFLOP/s"]
+    assert unbacked_rates(block + "\n### The first run: a record\n\nfp32 matmul 95 GFLOP/s.\n\n## Next\n\n"
+                          "fp32 matmul 96 GFLOP/s\n") == ["fp32 matmul 96 GFLOP/s"]
+    wrong = {page.name: rates for page in PAGES if (rates := unbacked_rates(page.read_text()))}
+    assert wrong == {}, "a rate in prose must be one its page's publish blocks state (or sit in a record's section)"
