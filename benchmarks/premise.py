@@ -6,6 +6,7 @@ regimes blind to N2NSkip: it trains the dense network and the plain pruners (nev
 ResSkip twin), and checks every twin's health at initialisation from its masks alone.
 
     .venv/bin/python benchmarks/premise.py health --widths 0.25 0.3125 0.375 0.4375 0.5 --out studies/premise
+    .venv/bin/python benchmarks/premise.py health --widths 0.3125 0.375 --densities 0.04 0.03 0.025 --out studies/premise
     .venv/bin/python benchmarks/premise.py train --width 0.3125 --train-images 60000 --epochs 4 --seeds 0 1 2
     .venv/bin/python benchmarks/premise.py table --out studies/premise
 
@@ -48,7 +49,8 @@ def candidate_name(width: float, train_images: int, epochs: int) -> str:
 
 
 def health(args: argparse.Namespace) -> None:
-    """Every twin's health at initialisation (masks only): the widths at which a density is trainable."""
+    """Every twin's health at initialisation (masks only): the widths at which a density is trainable. Rows of
+    an existing health.md in `--out` for other widths and densities are kept (a rerun adds to the table)."""
     import torch
 
     from n2n.connectivity import network_at_init
@@ -57,9 +59,12 @@ def health(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(1)
     data = load_dataset(DATASET, str(ROOT / "data"))
-    out = [f"*Masks at initialisation, VGG19 on {DATASET}, seeds {', '.join(map(str, args.seeds))} "
-           f"(`benchmarks/premise.py health`), {_machine()}.*", "",
-           "| width | density | method | seeds cut apart | fewest kept (layer) |", "|---|---|---|---|---|"]
+    rows: dict[tuple[float, float, str], str] = {}
+    if args.out is not None and (args.out / "health.md").exists():
+        for line in (args.out / "health.md").read_text().splitlines():
+            parts = line.split(" | ")
+            if line.startswith("| ") and parts[0][2:].replace(".", "").isdigit():
+                rows[(float(parts[0][2:]), float(parts[1]), parts[2])] = line
     for width in args.widths:
         for density in args.densities:
             for method in TWINS:
@@ -71,8 +76,13 @@ def health(args: argparse.Namespace) -> None:
                     if h["cut_apart"]:
                         cut.append(str(seed))
                 kept, layer = min(fewest)
-                out.append(f"| {width:g} | {density:g} | {method} | {', '.join(cut) or 'none'} | {kept} ({layer}) |")
-                print(out[-1], flush=True)
+                rows[(width, density, method)] = (f"| {width:g} | {density:g} | {method} | {', '.join(cut) or 'none'} "
+                                                  f"| {kept} ({layer}) |")
+                print(rows[(width, density, method)], flush=True)
+    out = [f"*Masks at initialisation, VGG19 on {DATASET}, seeds {', '.join(map(str, args.seeds))} "
+           f"(`benchmarks/premise.py health`), {_machine()}.*", "",
+           "| width | density | method | seeds cut apart | fewest kept (layer) |", "|---|---|---|---|---|"]
+    out += [rows[key] for key in sorted(rows, key=lambda k: (k[0], -k[1], TWINS.index(k[2])))]
     _write(args.out, "health.md", "\n".join(out) + "\n")
 
 
