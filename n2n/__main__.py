@@ -74,10 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     prep.add_argument("--out", default="data/imagenet", help="the tree to write (data_root/imagenet)")
     timed = sub.add_parser("timed", help="run a command and record what it cost in RESULTS/run.json (n2n.runrecord)")
     timed.add_argument("results", help="the run's results folder, e.g. results/sparse")
-    timed.add_argument("run", nargs=argparse.REMAINDER, help="-- then the command")
+    timed.add_argument("--rate-seconds", type=float, default=2.0, help="how long the matmul rate is measured")
     test = sub.add_parser("selftest", help="every branch the training takes on a device, on a tiny generated cell")
     test.add_argument("--device", default="auto", help="auto (CUDA if visible), cpu or cuda")
     test.add_argument("--only", nargs="*", help="run only the checks whose names start with these words")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command: list[str] = []  # `timed`'s command: everything after its `--`, options included
+    if argv[:1] == ["timed"] and "--" in argv:
+        argv, command = argv[:argv.index("--")], argv[argv.index("--") + 1:]
     args = parser.parse_args(argv)
     try:
         if args.command == "selftest":
@@ -94,10 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "timed":
             from n2n.runrecord import timed
 
-            command = args.run[1:] if args.run[:1] == ["--"] else args.run
             if not command:
                 raise ValueError("timed: name the command after --, e.g. python -m n2n timed results/demo -- snakemake ...")
-            return timed(args.results, command)
+            return timed(args.results, command, rate_seconds=args.rate_seconds)
         if args.command == "claims":
             from n2n.claims_report import claims_command
 

@@ -98,15 +98,19 @@ def health_column(frame: Any, options: HealthOptions = HealthOptions()) -> Any:
     return frame.apply(lambda r: ", ".join(unhealthy_reasons(r.to_dict(), options)), axis=1)
 
 
-def marks_text(cells: list[dict[str, Any]], options: HealthOptions = HealthOptions()) -> str:
-    """A cell's marks over its seeds' acc.json rows, as the tables print them: † for cut apart, ‡k and §k for
-    k seeds at chance or whose loss never fell ('' when every seed is healthy)."""
-    reasons = [unhealthy_reasons(cell, options) for cell in cells]
-    marks = MARKS[CUT_APART] if any(CUT_APART in r for r in reasons) else ""
-    for reason in (AT_CHANCE, LOSS_NEVER_FELL):
-        k = sum(reason in r for r in reasons)
+def format_marks(cut_apart: bool, seeds_at_chance: int, seeds_loss_never_fell: int) -> str:
+    """A cell's marks: † for cut apart, ‡k and §k for k seeds at chance or whose loss never fell ('' if none)."""
+    marks = MARKS[CUT_APART] if cut_apart else ""
+    for reason, k in ((AT_CHANCE, seeds_at_chance), (LOSS_NEVER_FELL, seeds_loss_never_fell)):
         marks += f"{MARKS[reason]}{k}" if k else ""
     return marks
+
+
+def marks_text(cells: list[dict[str, Any]], options: HealthOptions = HealthOptions()) -> str:
+    """A cell's marks over its seeds' acc.json rows, as the tables print them."""
+    reasons = [unhealthy_reasons(cell, options) for cell in cells]
+    return format_marks(any(CUT_APART in r for r in reasons), sum(AT_CHANCE in r for r in reasons),
+                        sum(LOSS_NEVER_FELL in r for r in reasons))
 
 
 def legend(options: HealthOptions = HealthOptions()) -> str:

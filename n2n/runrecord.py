@@ -70,11 +70,12 @@ def _call(command: list[str]) -> int:
             signal.signal(sig, handler)
 
 
-def timed(results: str, command: list[str], root: str = ".") -> int:
-    """Run `command`, then add its invocation to the run record in `results`; returns its exit code."""
+def timed(results: str, command: list[str], root: str = ".", rate_seconds: float = 2.0) -> int:
+    """Run `command`, then add its invocation to the run record in `results`; returns its exit code.
+    The matmul rate is the best over `rate_seconds` for each thread count."""
     folder = Path(results)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    rates = {str(threads): round(matmul_rate(1024, threads, 2.0), 1) for threads in sorted({1, cores})}
+    rates = {str(threads): round(matmul_rate(1024, threads, rate_seconds), 1) for threads in sorted({1, cores})}
     cpu_before, started = cpu_times(), time.time()
     code = _call(command)
     ended, cpu_after = time.time(), cpu_times()

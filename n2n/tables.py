@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from n2n.health import AT_CHANCE, CUT_APART, FIELDS, LOSS_NEVER_FELL, MARKS, HealthOptions, health_column, legend
+from n2n.health import (AT_CHANCE, CUT_APART, FIELDS, LOSS_NEVER_FELL, HealthOptions, format_marks, health_column,
+                        legend)
 from n2n.io import read_json, read_parquet, write_parquet, write_text
 from n2n.outputs import TABLES
 from n2n.reference import load_reference
@@ -76,12 +77,12 @@ def connectivity_table(frames: list[pd.DataFrame], t_sat: float) -> pd.DataFrame
 
 
 def _health_marks(row: pd.Series) -> str:
-    """† for a cut-apart cell; ‡k / §k for k seeds at chance / whose loss never fell."""
-    marks = MARKS[CUT_APART] if bool(row.get("cut_apart", False)) else ""
-    for reason in (AT_CHANCE, LOSS_NEVER_FELL):
+    """The health marks of a table's cell row (n2n.health.format_marks), after a space."""
+    def seeds(reason: str) -> int:
         k = row.get(seeds_column(reason), 0)
-        if pd.notna(k) and k:
-            marks += f"{MARKS[reason]}{int(k)}"
+        return int(k) if pd.notna(k) else 0
+
+    marks = format_marks(bool(row.get("cut_apart", False)), seeds(AT_CHANCE), seeds(LOSS_NEVER_FELL))
     return f" {marks}" if marks else ""
 
 

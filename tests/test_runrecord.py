@@ -20,8 +20,8 @@ JOB = ("mkdir -p {r}/vgg19/fashion_mnist_16/{m}/0.1/seed{s}/logs && "
 
 
 def timed(results: Path, script: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "n2n", "timed", str(results), "--", "bash", "-c", script],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, **kwargs)
+    return subprocess.run([sys.executable, "-m", "n2n", "timed", str(results), "--rate-seconds", "0.2", "--", "bash",
+                           "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120, **kwargs)
 
 
 def test_a_run_records_its_time_jobs_trainings_and_the_machines_rate(tmp_path):
@@ -71,8 +71,8 @@ def test_ctrl_c_from_the_terminal_lets_the_command_clean_up_and_is_recorded(tmp_
     (tmp_path / "job.sh").write_text(JOB.format(r=results, m="rp", s=0, sec=5))
     script = (f"trap 'bash {tmp_path}/job.sh; echo cleaned > {tmp_path}/cleaned; exit 130' INT; "
               f"touch {started}; for i in $(seq 200); do sleep 0.1; done")
-    proc = subprocess.Popen([sys.executable, "-m", "n2n", "timed", str(results), "--", "bash", "-c", script],
-                            cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "n2n", "timed", str(results), "--rate-seconds", "0.2", "--", "bash",
+                             "-c", script], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while not started.exists() and time.time() < deadline:
         time.sleep(0.1)
