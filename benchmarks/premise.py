@@ -7,6 +7,7 @@ ResSkip twin), and checks every twin's health at initialisation from its masks a
 
     .venv/bin/python benchmarks/premise.py health --widths 0.25 0.3125 0.375 0.4375 0.5 --out studies/premise
     .venv/bin/python benchmarks/premise.py health --widths 0.3125 0.375 --densities 0.04 0.03 0.025 --out studies/premise
+    .venv/bin/python benchmarks/premise.py health --widths 0.4375 0.5 --densities 0.04 0.03 --out studies/premise
     .venv/bin/python benchmarks/premise.py train --width 0.3125 --train-images 60000 --epochs 4 --seeds 0 1 2
     .venv/bin/python benchmarks/premise.py table --out studies/premise
 
