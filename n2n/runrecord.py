@@ -86,7 +86,7 @@ def timed(results: str, command: list[str], root: str = ".", rate_seconds: float
     if cpu_before and cpu_after and cpu_after[1] > cpu_before[1]:
         steal = round((cpu_after[0] - cpu_before[0]) / (cpu_after[1] - cpu_before[1]), 4)
     invocation = {
-        "command": " ".join(Path(command[0]).name if i == 0 else a for i, a in enumerate(command)),
+        "command": " ".join(command),  # as typed: the Makefile's `.venv/bin/snakemake ...`
         "exit_code": code, "started": datetime.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
         "seconds": round(ended - started, 1), "commit": commit(Path(root)), "machine": machine(),
         "matmul_gflops": rates, "steal_fraction": steal, "jobs": len(jobs),
