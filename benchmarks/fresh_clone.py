@@ -5,7 +5,7 @@
 Clones the checkout's commit into an empty folder beside it, runs `make demo` (the install included) and
 `make test` there, and prints the wall time of each, the steal time during it (/proc/stat), the test
 summary line and the machine's fp32 matmul rate measured before. `--without-slurm` hides SLURM's
-programs from `make test` (its live tests then skip), as on a machine without a cluster. The clone,
+daemons from `make test` (its live tests then skip), as on a machine without a cluster. The clone,
 with its 6 GB venv, is deleted afterwards, whatever happened. docs/tests.md publishes `--out`'s table.
 """
 
@@ -26,13 +26,15 @@ from n2n.provenance import commit, machine, matmul_rate
 from n2n.runrecord import cpu_times
 
 ROOT = Path(__file__).resolve().parent.parent
-SLURM_PROGRAMS = ("sbatch", "squeue", "sacct", "scancel", "sinfo", "srun", "scontrol")
+# the live SLURM tests run where these daemons are found (tests/test_cluster_slurm.py); the client programs
+# share /usr/bin with make and python, so only the daemons' folders are left out
+SLURM_DAEMONS = ("slurmctld", "slurmdbd", "slurmd")
 
 
 def path_without_slurm() -> str:
-    """PATH with every folder that holds a SLURM program left out."""
+    """PATH with every folder that holds a SLURM daemon left out."""
     kept = [d for d in os.environ.get("PATH", "").split(os.pathsep)
-            if d and not any((Path(d) / program).exists() for program in SLURM_PROGRAMS)]
+            if d and not any((Path(d) / program).exists() for program in SLURM_DAEMONS)]
     return os.pathsep.join(kept)
 
 
