@@ -71,8 +71,12 @@ def test_ctrl_c_from_the_terminal_lets_the_command_clean_up_and_is_recorded(tmp_
     (tmp_path / "job.sh").write_text(JOB.format(r=results, m="rp", s=0, sec=5))
     script = (f"trap 'bash {tmp_path}/job.sh; echo cleaned > {tmp_path}/cleaned; exit 130' INT; "
               f"touch {started}; for i in $(seq 200); do sleep 0.1; done")
+    # as from a terminal: SIGINT at its default (a shell's background job, as this suite may be, ignores it,
+    # and bash cannot trap a signal ignored when it started)
     proc = subprocess.Popen([sys.executable, "-m", "n2n", "timed", str(results), "--rate-seconds", "0.2", "--", "bash",
-                             "-c", script], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "-c", script], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while not started.exists() and time.time() < deadline:
         time.sleep(0.1)
