@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from n2n.provenance import commit, machine, matmul_rate
-from n2n.runrecord import cpu_times
+from n2n.runrecord import cpu_times, minutes_text, steal_fraction
 
 ROOT = Path(__file__).resolve().parent.parent
 # the live SLURM tests run where these daemons are found (tests/test_cluster_slurm.py); the client programs
@@ -43,7 +43,7 @@ def timed_make(target: str, folder: Path, env: dict[str, str], log: Path) -> dic
     with open(log, "w") as fh:
         code = subprocess.call(["make", target], cwd=folder, env=env, stdout=fh, stderr=subprocess.STDOUT)
     seconds, after = time.time() - began, cpu_times()
-    steal = (after[0] - before[0]) / (after[1] - before[1]) if before and after and after[1] > before[1] else None
+    steal = steal_fraction(before, after)
     text = log.read_text()
     summary = re.findall(r"^=*\s*(\d+ (?:passed|failed).*? in [\d.]+s)", text, flags=re.M)
     return {"target": target, "code": code, "seconds": seconds, "steal": steal,
@@ -52,7 +52,7 @@ def timed_make(target: str, folder: Path, env: dict[str, str], log: Path) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--without-slurm", action="store_true", help="hide SLURM's programs from make test")
+    parser.add_argument("--without-slurm", action="store_true", help="hide SLURM's daemons from make test")
     parser.add_argument("--out", type=Path, help="also write the table here")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
@@ -82,8 +82,7 @@ def main() -> None:
         result = row["summary"] or ("done" if row["code"] == 0 else "")
         if row["code"] != 0:
             result = f"failed (exit {row['code']}) {result}".strip()
-        minutes, seconds = divmod(round(row["seconds"]), 60)
-        lines.append(f"| `make {row['target']}` | {minutes} min {seconds} s | {steal} | {result} |")
+        lines.append(f"| `make {row['target']}` | {minutes_text(row['seconds'])} | {steal} | {result} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out is not None:

@@ -117,12 +117,15 @@ def _t_interval(differences: list[float]) -> tuple[float, float, float]:
 
 
 def _cells(folder: Path) -> list[dict]:
+    from n2n.runrecord import benchmark_seconds
+
     rows = []
     for acc in sorted(folder.glob(f"{MODEL}/{DATASET}/*/*/seed*/acc.json")):
         method, density, seed = acc.parts[-4], float(acc.parts[-3]), int(acc.parts[-2][4:])
         record = json.loads(acc.read_text())
         bench = acc.parent / "logs" / "train.benchmark.tsv"
-        seconds = float(bench.read_text().splitlines()[1].split("\t")[0]) if bench.exists() else math.nan
+        seconds = benchmark_seconds(bench) if bench.exists() else None
+        seconds = math.nan if seconds is None else seconds
         rows.append({"candidate": folder.name, "method": method, "density": density, "seed": seed,
                      "test_accuracy": float(record["test_accuracy"]), "cut_apart": bool(record.get("cut_apart")),
                      "seconds": seconds})

@@ -37,6 +37,26 @@ def cpu_times() -> tuple[int, int] | None:
     return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
 
 
+def steal_fraction(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of CPU time stolen between two cpu_times() readings (None where either is missing)."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round((after[0] - before[0]) / (after[1] - before[1]), 4)
+
+
+def benchmark_seconds(path: Path) -> float | None:
+    """A Snakemake benchmark file's wall seconds (None where it holds no finished measurement)."""
+    try:
+        return float(path.read_text().splitlines()[1].split("\t")[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def minutes_text(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)  # rounded first: 59.6 s is "1 min 0 s", never "0 min 60 s"
+    return f"{minutes} min {rest} s"
+
+
 def training_seconds(results: Path, since: float = 0.0) -> list[dict[str, Any]]:
     """Each training's wall seconds (its Snakemake benchmark file) finished after `since` (epoch seconds)."""
     rows = []
@@ -44,9 +64,8 @@ def training_seconds(results: Path, since: float = 0.0) -> list[dict[str, Any]]:
         if bench.stat().st_mtime < since:
             continue
         model, dataset, method, density, seed = bench.parts[-7:-2]
-        try:
-            seconds = float(bench.read_text().splitlines()[1].split("\t")[0])
-        except (IndexError, ValueError):  # not a finished benchmark file: the record is written anyway
+        seconds = benchmark_seconds(bench)
+        if seconds is None:  # not a finished benchmark file: the record is written anyway
             continue
         rows.append({"model": model, "dataset": dataset, "method": method, "density": density,
                      "seed": int(seed[4:]), "seconds": round(seconds, 1)})
@@ -82,9 +101,7 @@ def timed(results: str, command: list[str], root: str = ".", rate_seconds: float
     jobs = [p for p in folder.glob("**/*.benchmark.tsv") if p.stat().st_mtime >= started]
     if not jobs:
         return code  # nothing was (re)computed: the record of the run that computed it stands
-    steal = None
-    if cpu_before and cpu_after and cpu_after[1] > cpu_before[1]:
-        steal = round((cpu_after[0] - cpu_before[0]) / (cpu_after[1] - cpu_before[1]), 4)
+    steal = steal_fraction(cpu_before, cpu_after)
     invocation = {
         "command": " ".join(command),  # as typed: the Makefile's `.venv/bin/snakemake ...`
         "exit_code": code, "started": datetime.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
@@ -100,10 +117,6 @@ def timed(results: str, command: list[str], root: str = ".", rate_seconds: float
     return code
 
 
-def _minutes(seconds: float) -> str:
-    return f"{int(seconds // 60)} min {int(round(seconds % 60))} s"
-
-
 def run_block(record: dict[str, Any], shown: str) -> str:
     """The record as a page's `run` block: what ran, how long, on what, and each method's seconds per training."""
     runs = record["invocations"]
@@ -117,7 +130,7 @@ def run_block(record: dict[str, Any], shown: str) -> str:
                   f"{100 * max(steals):.1f} % of the CPU time" + (" at most" if len(runs) > 1 else ""))
     seconds, jobs = sum(r["seconds"] for r in runs), sum(r["jobs"] for r in runs)
     over = "" if len(runs) == 1 else (f" over {len(runs)} invocations ("
-                                     + ", ".join(_minutes(r["seconds"]) for r in runs) + ")")
+                                     + ", ".join(minutes_text(r["seconds"]) for r in runs) + ")")
     outcome = "" if last["exit_code"] == 0 else f" Its last invocation failed (exit code {last['exit_code']})."
     if "recovered_from" in last:  # studies/recover_cells.py: a run whose outputs are gone
         outcome += (f" Recovered from what the run published (`{last['recovered_from']}`); "
@@ -125,7 +138,7 @@ def run_block(record: dict[str, Any], shown: str) -> str:
     if "note" in last:
         outcome += " " + last["note"]
     lines = [f"*From `{shown}/{RECORD}`: commit {last['commit']}, {last['machine']}, {first['started'][:10]}.*", "",
-             f"`{last['command']}` ran {jobs} job{'s' if jobs != 1 else ''} in **{_minutes(seconds)}** ({seconds:.0f} s){over}. "
+             f"`{last['command']}` ran {jobs} job{'s' if jobs != 1 else ''} in **{minutes_text(seconds)}** ({seconds:.0f} s){over}. "
              f"The machine's fp32 matmul ran at {rate_text} just before; "
              f"steal time during the run: {steal_text}.{outcome}"]
     by_method: dict[str, list[float]] = {}
