@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT
 from n2n.runrecord import run_block
 
@@ -88,3 +90,13 @@ def test_ctrl_c_from_the_terminal_lets_the_command_clean_up_and_is_recorded(tmp_
     assert "KeyboardInterrupt" not in err
     (run,) = json.loads((results / "run.json").read_text())["invocations"]
     assert run["exit_code"] == 130 and run["jobs"] == 1
+
+
+def test_timed_without_a_command_or_a_block_without_its_record_is_named(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "n2n", "timed", str(tmp_path)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and "timed: name the command after --" in proc.stderr
+    from n2n.publish import study_block_text
+
+    with pytest.raises(FileNotFoundError, match=r"run\.json does not exist \(the Makefile's study targets write it"):
+        study_block_text(tmp_path, Path("studies/x"), "run")
