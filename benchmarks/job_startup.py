@@ -1,7 +1,7 @@
 """Fixed cost of a workflow job: start-up of every stage, cold and forked from the warm stage server,
 and Snakemake's planning time for the paper's grid and the demo's. One run, one machine.
 
-    python benchmarks/job_startup.py [--repeats 3]
+    python benchmarks/job_startup.py [--repeats 3] [--out benchmarks/results/job-startup.md]
 
 Cold: a new Python process imports the stage's module (what a job without the server pays before
 its work). Warm: a new Python process hands a no-op to the stage server and gets its answer (what a
@@ -11,7 +11,9 @@ local job pays with `warm_start: true`). Planning: `snakemake -n all_tables`, wa
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -28,9 +30,15 @@ NOOP_JOB = "from n2n.stage import run_stage; run_stage('n2n.registry:all_methods
 
 
 def wall(cmd: list[str], env: dict[str, str] | None = None) -> float:
+    return planned(cmd, env)[0]
+
+
+def planned(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Wall seconds of `cmd` and, for a Snakemake dry run, the jobs it plans (its "total" line; 0 otherwise)."""
     began = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, env=env)
-    return time.perf_counter() - began
+    proc = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True, env=env)
+    total = re.search(r"^total\s+(\d+)", proc.stdout + proc.stderr, flags=re.M)
+    return time.perf_counter() - began, int(total.group(1)) if total else 0
 
 
 def median_wall(cmd: list[str], repeats: int, env: dict[str, str] | None = None) -> float:
@@ -40,8 +48,12 @@ def median_wall(cmd: list[str], repeats: int, env: dict[str, str] | None = None)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, help="also write the figures as a Markdown page here (a publish block)")
     args = parser.parse_args()
     from n2n import stage
+    from n2n.provenance import machine, matmul_rate
+
+    rate = matmul_rate(1024, 1, 2.0)
 
     python = sys.executable
     bare = median_wall([python, "-c", "pass"], args.repeats)
@@ -63,10 +75,25 @@ def main() -> None:
     print(f"\nbare python: {bare:.2f} s; a job forked from the stage server: {warm:.2f} s")
     print(f"cold start / warm start: train {cold['train'] / warm:.0f}x, heat_signature "
           f"{cold['heat_signature'] / warm:.0f}x, figure {cold['figure'] / warm:.0f}x")
-    paper = wall([SNAKEMAKE, "-n", "all_tables", "--cores", "2", "--nolock"])
-    demo = wall([SNAKEMAKE, "-n", "all_tables", "--cores", "2", "--nolock", "--configfile", "config/demo.yaml"])
+    paper, paper_jobs = planned([SNAKEMAKE, "-n", "all_tables", "--cores", "2", "--nolock"])
+    demo, demo_jobs = planned([SNAKEMAKE, "-n", "all_tables", "--cores", "2", "--nolock", "--configfile",
+                               "config/demo.yaml"])
     print(f"\nplanning (snakemake -n all_tables): paper grid {paper:.1f} s, demo grid {demo:.1f} s "
           f"(= {paper / cold['train']:.1f} and {demo / cold['train']:.1f} cold train-job starts)")
+    if args.out is not None:
+        seaborn = {"figure": " (seaborn)"}
+        text = "\n".join([
+            f"*`benchmarks/job_startup.py`: {machine()}, {datetime.date.today().isoformat()}, fp32 matmul "
+            f"{rate:.1f} GFLOP/s on one thread, the median of {args.repeats} starts.*", "",
+            "| stage | start-up of a job without the server (s) |", "|---|---|",
+            *(f"| {rule} | {cold[rule]:.2f}{seaborn.get(rule, '')} |" for rule in STAGES), "",
+            f"A job forked from the server starts in {warm:.2f} s (bare Python: {bare:.2f} s), "
+            f"{cold['train'] / warm:.0f}x faster than a cold training job. Planning (`snakemake -n all_tables`) "
+            f"takes {paper:.1f} s for the paper grid's {paper_jobs:,} jobs and {demo:.1f} s for the demo's "
+            f"{demo_jobs:,} (as much as "
+            f"{paper / cold['train']:.1f} and {demo / cold['train']:.1f} cold training-job starts)."]) + "\n"
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
 
 
 if __name__ == "__main__":

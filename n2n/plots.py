@@ -143,6 +143,7 @@ def pruner_comparison_figure(frame: pd.DataFrame) -> plt.Figure:
                 else:
                     ax.text(x, 1, "not run", rotation=90, ha="center", va="bottom", fontsize=7, color="0.4")
         ax.set_xticks(range(len(pruners)), pruners)
+        ax.set_xlim(-0.6, len(pruners) - 0.4)  # room for the last group's "not run" inside the frame
         ax.set_title(panel)
         ax.set_xlabel("pruner")
     axes[0][0].set_ylabel("test accuracy (%)")

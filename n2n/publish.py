@@ -11,7 +11,8 @@ A block is marked in a page as
 and holds the table of `results/demo/tables/table1.md` (its Markdown table alone); `claims` holds the
 premises' and claims' numbered lines, `claims-rows` their row-by-row table, `cells` every cell's test
 accuracy per seed (its acc.json files, unhealthy seeds with their reasons), `run` what the run cost
-(its run.json: wall time, jobs, the machine's matmul rate, seconds per training; n2n.runrecord).
+(its run.json: wall time, jobs, the machine's matmul rate, seconds per training; n2n.runrecord), and a
+study's `left-out` what it left out for time, priced at that record.
 Blocks of other results folders are left as they are.
 
 A study's folder in the repository (`studies/sparse`, say) holds its cells file (n2n.cells): its blocks
@@ -94,6 +95,13 @@ def study_block_text(folder: Path, shown: Path, name: str) -> str:
         from n2n.runrecord import read_record, run_block
 
         return run_block(read_record(folder), shown.as_posix())
+    if name == "left-out":
+        import yaml
+
+        from n2n.runrecord import left_out_block, read_record
+
+        spec = yaml.safe_load((folder / "left_out.yaml").read_text())
+        return left_out_block(read_record(folder), spec, shown.as_posix())
     if name not in ("claims", "claims-rows", "cells"):
         page = folder / f"{name}.md"
         if not page.exists():

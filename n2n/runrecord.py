@@ -6,7 +6,8 @@ the CPU time the hypervisor stole from the machine meanwhile (/proc/stat), the j
 benchmark files) and each training's seconds. A run that was stopped and started again is recorded as
 its invocations, each with its own jobs; one that ran no job adds nothing. `make publish-study-sparse`
 keeps the record in the study's folder of the repository and publishes it as the page's `run` block,
-so that no page states a run's time, machine or rate by hand.
+so that no page states a run's time, machine or rate by hand. What a study left out for time is priced
+at its record's seconds per training (`left_out.yaml` beside it: the page's `left-out` block).
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def run_block(record: dict[str, Any], shown: str) -> str:
     outcome = "" if last["exit_code"] == 0 else f" Its last invocation failed (exit code {last['exit_code']})."
     if "recovered_from" in last:  # studies/recover_cells.py: a run whose outputs are gone
         outcome += (f" Recovered from what the run published (`{last['recovered_from']}`); "
-                    "its trainings' seconds were not kept.")
+                    "each training's own seconds were not kept.")
     if "note" in last:
         outcome += " " + last["note"]
     lines = [f"*From `{shown}/{RECORD}`: commit {last['commit']}, {last['machine']}, {first['started'][:10]}.*", "",
@@ -149,6 +150,39 @@ def run_block(record: dict[str, Any], shown: str) -> str:
         lines += ["", "| method | trainings | seconds per training (min, median, max) |", "|---|---|---|"]
         lines += [f"| {method} | {len(secs)} | {min(secs):.0f}, {statistics.median(secs):.0f}, {max(secs):.0f} |"
                   for method, secs in sorted(by_method.items())]
+    return "\n".join(lines) + "\n"
+
+
+def median_seconds(record: dict[str, Any]) -> dict[str, float]:
+    """Each method's median seconds per training over the record's invocations."""
+    by_method: dict[str, list[float]] = {}
+    for run in record["invocations"]:
+        for row in run["trainings"]:
+            by_method.setdefault(row["method"], []).append(row["seconds"])
+    return {method: statistics.median(secs) for method, secs in by_method.items()}
+
+
+def left_out_block(record: dict[str, Any], spec: dict[str, Any], shown: str) -> str:
+    """The cells a study left out for time (`spec`: its left_out.yaml), each row's trainings priced at the
+    run's median seconds per training of the methods that stand for them, `at_a_time` trainings at once."""
+    medians, at_a_time = median_seconds(record), spec["at_a_time"]
+    run_seconds = sum(r["seconds"] for r in record["invocations"])
+    lines = [f"*Priced from `{shown}/{RECORD}` (the run's median seconds per training, {at_a_time} trainings at "
+             f"a time) and `{shown}/left_out.yaml`; the run itself took {minutes_text(run_seconds)}.*", "",
+             "| left out | trainings | priced as | cost | the run with it |", "|---|---|---|---|---|"]
+    for row in spec["left_out"]:
+        priced = row.get("priced_as")
+        if priced is None:
+            lines.append(f"| {row['cells']} | {row.get('trainings', '')} | | {row['unpriced']} | |")
+            continue
+        missing = sorted(set(priced) - set(medians))
+        if missing:
+            raise ValueError(f"{shown}/left_out.yaml prices {row['cells']!r} as {missing}, which the run did not "
+                             f"train (it trained {sorted(medians)})")
+        seconds = sum(count * medians[method] for method, count in priced.items()) / at_a_time
+        as_text = ", ".join(f"{count} × {method}" for method, count in priced.items())
+        lines.append(f"| {row['cells']} | {sum(priced.values())} | {as_text} | {minutes_text(seconds)} | "
+                     f"{minutes_text(run_seconds + seconds)} |")
     return "\n".join(lines) + "\n"
 
 

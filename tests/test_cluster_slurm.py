@@ -12,6 +12,8 @@ uninterrupted run. Every wait is bounded; the daemons are stopped at the end.
 
 from __future__ import annotations
 
+import copy
+import math
 import os
 import re
 import shutil
@@ -25,7 +27,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import ROOT, SNAKEMAKE, tiny_config
+from conftest import ROOT, SNAKEMAKE, run_snakemake, tiny_config
 from n2n.outputs import FIGURES
 
 pytestmark = [
@@ -35,6 +37,8 @@ pytestmark = [
 ]
 SETUP = ROOT / "tests" / "slurm" / "local_slurm.sh"
 EPOCHS = 12  # long enough to cancel a training after its first epoch, and for trainings to overlap
+TRAINING_SECONDS = 120  # outlasts the latest SLURM warning (80 s into an allocation) at 1.5 times the pace
+STALLED_SECONDS = 420  # two allocations, the resubmissions between them and the start: longer is a hang
 
 
 @pytest.fixture(scope="module")
@@ -162,14 +166,30 @@ def test_demo_grid_through_the_slurm_profile(cluster, tmp_path, demo_config):
     assert_same_training(tmp_path / "fresh", cancelled_cell)
 
 
+def training_pace(config: dict, tmp_path: Path) -> float:
+    """Seconds per epoch of the test's training on this machine now: a local prune, then 3 epochs."""
+    folder = tmp_path / "pace"
+    folder.mkdir()
+    config = copy.deepcopy(config)
+    config["results_dir"] = str(folder / "results")
+    config["training"]["epochs"] = 3
+    mask = folder / "results" / "vgg19" / "digits" / "dense" / "1.0" / "seed0" / "prune_mask.npz"
+    run_snakemake([str(mask)], config, folder)
+    assert uninterrupted(mask, folder / "config.yaml", folder / "train").wait(timeout=300) == 0
+    return float(pd.read_parquet(folder / "train" / "m.parquet")["seconds"].iloc[1:].median())
+
+
 def test_a_training_longer_than_its_allocation_finishes_through_its_retries(cluster, tmp_path, demo_config):
     """Each allocation is 2 minutes (train + evaluate, the profile's group) and SLURM warns 40 s before
     its end, or up to 60 s earlier (its timers' resolution): 20-80 s into the job, after its processes
-    are up and before the training can end. The training checkpoints, exits 75 and the next
-    allocation resumes, until it is done."""
+    are up. The training is sized at this machine's pace, measured just before, to outlast the latest
+    warning, so that it needs two allocations or more on a fast machine and no more than a few on a
+    slow one. It checkpoints, exits 75 and the next allocation resumes, until it is done; the test
+    waits as long as epochs keep coming."""
     results = tmp_path / "results"
-    config = tiny_config(demo_config, results, seeds=[0], epochs=110, methods=["dense", "rp"])
-    config["width"] = 0.25  # at least 0.7 s an epoch here: 80 s of training or more
+    config = tiny_config(demo_config, results, seeds=[0], epochs=1, methods=["dense", "rp"])
+    config["width"] = 0.25
+    config["training"]["epochs"] = max(20, math.ceil(TRAINING_SECONDS / training_pace(config, tmp_path)))
     config["resources"]["train"].update(runtime=1, retries=10)
     config["resources"]["evaluate"].update(runtime=1)
     config_path = tmp_path / "config.yaml"
@@ -185,7 +205,12 @@ def test_a_training_longer_than_its_allocation_finishes_through_its_retries(clus
         while not (cell / "prune_mask.npz").exists() and time.time() < deadline and proc.poll() is None:
             time.sleep(0.5)
         reference = uninterrupted(cell / "prune_mask.npz", config_path, tmp_path / "fresh")  # meanwhile
-        proc.wait(timeout=900)
+        epoch, since = -1, time.time()
+        while proc.poll() is None:
+            if (now := checkpoint_epoch(cell / "train_checkpoint.pt")) != epoch:
+                epoch, since = now, time.time()
+            assert time.time() - since < STALLED_SECONDS, f"no new epoch for {STALLED_SECONDS} s (last {epoch})"
+            time.sleep(2)
         assert reference.wait(timeout=300) == 0
     finally:
         for p in (proc, reference):

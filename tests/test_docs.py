@@ -30,10 +30,11 @@ NOT_RUN = {"make demo": "the demo (tests/test_workflow.py runs its pipeline on a
            ".venv/bin/python -m n2n connectivity --model resnet50 --pruner n2nskip-rp --density 0.02 --seed 0":
                "full-size ResNet50's graph, minutes (tests/test_connectivity_cli.py runs it small)",
            ".venv/bin/python benchmarks/train_throughput.py": "a benchmark, minutes",
-           ".venv/bin/python benchmarks/scree_full_size.py": "a benchmark, 14 minutes and 5.5 GB",
+           ".venv/bin/python benchmarks/scree_full_size.py --out benchmarks/results/scree-full-size.md":
+               "a benchmark, 14 minutes and 5.5 GB",
            ".venv/bin/python benchmarks/heat_signature.py": "a benchmark, minutes",
            ".venv/bin/python benchmarks/connectivity_at_init.py": "a benchmark, minutes",
-           ".venv/bin/python benchmarks/job_startup.py": "a benchmark, minutes",
+           ".venv/bin/python benchmarks/job_startup.py --out benchmarks/results/job-startup.md": "a benchmark, minutes",
            ".venv/bin/python benchmarks/study_speed.py": "a benchmark, 5 minutes",
            ".venv/bin/python benchmarks/study_speed.py --out benchmarks/results/study-speed.md": "a benchmark, 5 minutes",
            ".venv/bin/python benchmarks/claims_mutations.py": "the claims tests once per mutant, minutes",
@@ -373,3 +374,39 @@ def test_a_machine_rate_a_page_states_is_one_its_publish_blocks_state():
                           "fp32 matmul 96 GFLOP/s\n") == ["fp32 matmul 96 GFLOP/s"]
     wrong = {page.name: rates for page in PAGES if (rates := unbacked_rates(page.read_text()))}
     assert wrong == {}, "a rate in prose must be one its page's publish blocks state (or sit in a record's section)"
+
+
+DURATION = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?:(?:-|–| to )(\d+(?:\.\d+)?))? ?(?:s|min|minutes|hours?|seconds)\b")
+# durations in prose that are settings or targets, not measurements: what no run changes
+SETTINGS = {"5 min": "the SLURM profile's --signal lead (docs/cluster.md)",
+            "30 minutes": "the heat_signature job's runtime resource",
+            "1s": "Snakemake's --max-jobs-per-timespan default", "0.1 s": "a benchmark's sampling interval",
+            "90 minutes": "make study's time target", "120 minutes": "make study-sparse's time target"}
+
+
+def unbacked_durations(text: str) -> list[str]:
+    """The durations a page states in prose that none of its publish blocks states and that are no setting:
+    a measured time lives in a block generated with its run (or in a section whose heading ends ": a record")."""
+    from n2n.publish import MARKER
+
+    def durations(part: str) -> list[str]:
+        return [m.group(0) for m in DURATION.finditer(re.sub(r"\s+", " ", part))]
+
+    blocks = " ".join(re.sub(r"\s+", " ", block.group(4)) for block in MARKER.finditer(text))
+    prose, record = [], False
+    for paragraph in re.split(r"\n\s*\n", MARKER.sub("", text)):
+        if paragraph.startswith("#"):
+            record = paragraph.splitlines()[0].rstrip().endswith(": a record")
+        if not record:
+            prose += [d for d in durations(paragraph) if d not in SETTINGS and d not in blocks]
+    return prose
+
+
+def test_a_time_a_page_states_is_a_setting_or_one_its_publish_blocks_state():
+    block = "<!-- BEGIN studies/x run -->\nA training took 73-137 s; the run 89 min 40 s.\n<!-- END studies/x run -->\n"
+    assert unbacked_durations(block + "\nA training took 73-137 s within the study's 90 minutes.\n") == []
+    assert unbacked_durations(block + "\nA training took\n74-137 s, the run about 90 min.\n") == ["74-137 s", "90 min"]
+    assert unbacked_durations(block + "\n### The first run: a record\n\nIt took 14 s.\n\n## Next\n\nIt took 15 s.\n") == [
+        "15 s"]
+    wrong = {page.name: times for page in PAGES if (times := unbacked_durations(page.read_text()))}
+    assert wrong == {}, "a measured time in prose must be one its page's publish blocks state (or sit in a record)"
