@@ -5,7 +5,7 @@ and Snakemake's planning time for the paper's grid and the demo's. One run, one 
 
 Cold: a new Python process imports the stage's module (what a job without the server pays before
 its work). Warm: a new Python process hands a no-op to the stage server and gets its answer (what a
-local job pays with `warm_start: true`). Planning: `snakemake -n all_tables`, wall clock.
+local job pays with `warm_start: true`). Planning: `snakemake -n --forceall all_tables` (every job planned), wall clock.
 """
 
 from __future__ import annotations
@@ -75,8 +75,8 @@ def main() -> None:
     print(f"\nbare python: {bare:.2f} s; a job forked from the stage server: {warm:.2f} s")
     print(f"cold start / warm start: train {cold['train'] / warm:.0f}x, heat_signature "
           f"{cold['heat_signature'] / warm:.0f}x, figure {cold['figure'] / warm:.0f}x")
-    paper, paper_jobs = planned([SNAKEMAKE, "-n", "all_tables", "--cores", "2", "--nolock"])
-    demo, demo_jobs = planned([SNAKEMAKE, "-n", "all_tables", "--cores", "2", "--nolock", "--configfile",
+    paper, paper_jobs = planned([SNAKEMAKE, "-n", "--forceall", "all_tables", "--cores", "2", "--nolock"])
+    demo, demo_jobs = planned([SNAKEMAKE, "-n", "--forceall", "all_tables", "--cores", "2", "--nolock", "--configfile",
                                "config/demo.yaml"])
     print(f"\nplanning (snakemake -n all_tables): paper grid {paper:.1f} s, demo grid {demo:.1f} s "
           f"(= {paper / cold['train']:.1f} and {demo / cold['train']:.1f} cold train-job starts)")
@@ -88,7 +88,8 @@ def main() -> None:
             "| stage | start-up of a job without the server (s) |", "|---|---|",
             *(f"| {rule} | {cold[rule]:.2f}{seaborn.get(rule, '')} |" for rule in STAGES), "",
             f"A job forked from the server starts in {warm:.2f} s (bare Python: {bare:.2f} s), "
-            f"{cold['train'] / warm:.0f}x faster than a cold training job. Planning (`snakemake -n all_tables`) "
+            f"{cold['train'] / warm:.0f}x faster than a cold training job. Planning every job "
+            f"(Snakemake's dry run with `-n --forceall all_tables`) "
             f"takes {paper:.1f} s for the paper grid's {paper_jobs:,} jobs and {demo:.1f} s for the demo's "
             f"{demo_jobs:,} (as much as "
             f"{paper / cold['train']:.1f} and {demo / cold['train']:.1f} cold training-job starts)."]) + "\n"

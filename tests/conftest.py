@@ -22,8 +22,8 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 SMALL_SKIPS = {"share": 0.5, "every": 3, "kernel_size": "target", "batchnorm": True, "resample": "maxpool"}
 # pytest-xdist hands whole files to its workers in collection order (pyproject.toml: --dist loadfile
 # --no-loadscope-reorder): the longest start first, so the suite does not end on one busy worker
-LONGEST_FIRST = ["test_cluster_slurm.py", "test_workflow.py", "test_training.py", "test_distributed.py",
-                 "test_pruning.py", "test_data_pipeline.py"]
+LONGEST_FIRST = ["test_cluster_slurm.py", "test_docs.py", "test_workflow.py", "test_faults.py", "test_training.py",
+                 "test_distributed.py", "test_pruning.py", "test_gpu_path.py", "test_data_pipeline.py"]
 
 
 def pytest_collection_modifyitems(items: list) -> None:

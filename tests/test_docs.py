@@ -126,7 +126,7 @@ def test_each_command_left_out_is_documented_and_each_make_target_plans():
 DEMO = ("all_tables", "config/demo.yaml")
 STUDY = ("table1 claims", "config/demo.yaml config/study.yaml")
 SPARSE = ("table1 claims", "config/demo.yaml config/study.yaml config/sparse.yaml")
-PAPER = ("all_tables", "")
+PAPER = ("all_tables", "")  # the paper grid: that it plans at all is checked here too
 COUNTS = [
     ("README.md", r"the demo's pipeline [^,]*, ([\d,]+) jobs", "total", DEMO),
     ("README.md", r"`make study` plans ([\d,]+) jobs", "total", STUDY),
