@@ -118,6 +118,15 @@ def timed(results: str, command: list[str], root: str = ".", rate_seconds: float
     return code
 
 
+def seconds_by_method(record: dict[str, Any]) -> dict[str, list[float]]:
+    """Each method's seconds per training over the record's invocations."""
+    by_method: dict[str, list[float]] = {}
+    for run in record["invocations"]:
+        for row in run["trainings"]:
+            by_method.setdefault(row["method"], []).append(row["seconds"])
+    return by_method
+
+
 def run_block(record: dict[str, Any], shown: str) -> str:
     """The record as a page's `run` block: what ran, how long, on what, and each method's seconds per training."""
     runs = record["invocations"]
@@ -142,10 +151,7 @@ def run_block(record: dict[str, Any], shown: str) -> str:
              f"`{last['command']}` ran {jobs} job{'s' if jobs != 1 else ''} in **{minutes_text(seconds)}** ({seconds:.0f} s){over}. "
              f"The machine's fp32 matmul ran at {rate_text} just before; "
              f"steal time during the run: {steal_text}.{outcome}"]
-    by_method: dict[str, list[float]] = {}
-    for run in runs:
-        for row in run["trainings"]:
-            by_method.setdefault(row["method"], []).append(row["seconds"])
+    by_method = seconds_by_method(record)
     if by_method:
         lines += ["", "| method | trainings | seconds per training (min, median, max) |", "|---|---|---|"]
         lines += [f"| {method} | {len(secs)} | {min(secs):.0f}, {statistics.median(secs):.0f}, {max(secs):.0f} |"
@@ -153,19 +159,13 @@ def run_block(record: dict[str, Any], shown: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def median_seconds(record: dict[str, Any]) -> dict[str, float]:
-    """Each method's median seconds per training over the record's invocations."""
-    by_method: dict[str, list[float]] = {}
-    for run in record["invocations"]:
-        for row in run["trainings"]:
-            by_method.setdefault(row["method"], []).append(row["seconds"])
-    return {method: statistics.median(secs) for method, secs in by_method.items()}
 
 
 def left_out_block(record: dict[str, Any], spec: dict[str, Any], shown: str) -> str:
     """The cells a study left out for time (`spec`: its left_out.yaml), each row's trainings priced at the
     run's median seconds per training of the methods that stand for them, `at_a_time` trainings at once."""
-    medians, at_a_time = median_seconds(record), spec["at_a_time"]
+    medians = {method: statistics.median(secs) for method, secs in seconds_by_method(record).items()}
+    at_a_time = spec["at_a_time"]
     run_seconds = sum(r["seconds"] for r in record["invocations"])
     lines = [f"*Priced from `{shown}/{RECORD}` (the run's median seconds per training, {at_a_time} trainings at "
              f"a time) and `{shown}/left_out.yaml`; the run itself took {minutes_text(run_seconds)}.*", "",
