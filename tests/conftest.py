@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-# tests run in a worker per core (pyproject.toml): one thread each, in the workers and in the
+# tests run in two workers (pyproject.toml): one thread each, in the workers and in the
 # processes they start (numpy's and scipy's BLAS read this when first loaded), or they fight for the cores
 os.environ["OMP_NUM_THREADS"] = "1"
 
