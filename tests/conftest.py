@@ -3,12 +3,13 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-# tests run in two workers (pyproject.toml): one thread each, in the workers and in the
-# processes they start (numpy's and scipy's BLAS read this when first loaded), or they fight for the cores
+# tests run in a worker per core (pytest_xdist_auto_num_workers): one thread each, in the workers and in
+# the processes they start (numpy's and scipy's BLAS read this when first loaded), or they fight for cores
 os.environ["OMP_NUM_THREADS"] = "1"
 
 import pytest  # noqa: E402
@@ -24,6 +25,15 @@ SMALL_SKIPS = {"share": 0.5, "every": 3, "kernel_size": "target", "batchnorm": T
 # --no-loadscope-reorder): the longest start first, so the suite does not end on one busy worker
 LONGEST_FIRST = ["test_cluster_slurm.py", "test_docs.py", "test_workflow.py", "test_faults.py", "test_training.py",
                  "test_distributed.py", "test_pruning.py", "test_gpu_path.py", "test_data_pipeline.py"]
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto` (pyproject.toml): a worker per core, at most two (the 2-core machines the suite is sized for;
+    a container's quota can be smaller than the cores it sees), and one more where the live SLURM tests
+    run, since their worker mostly waits on its cluster."""
+    cores = min(len(os.sched_getaffinity(0)), 2)
+    slurm = os.geteuid() == 0 and shutil.which("slurmctld") is not None and shutil.which("slurmdbd") is not None
+    return cores + int(slurm)
 
 
 def pytest_collection_modifyitems(items: list) -> None:
