@@ -5,7 +5,8 @@ and Snakemake's planning time for the paper's grid and the demo's. One run, one 
 
 Cold: a new Python process imports the stage's module (what a job without the server pays before
 its work). Warm: a new Python process hands a no-op to the stage server and gets its answer (what a
-local job pays with `warm_start: true`). Planning: `snakemake -n --forceall all_tables` (every job planned), wall clock.
+local job pays with `warm_start: true`). Planning: `snakemake -n --forceall all_tables` (every job
+planned), wall clock.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def main() -> None:
     paper, paper_jobs = planned([SNAKEMAKE, "-n", "--forceall", "all_tables", "--cores", "2", "--nolock"])
     demo, demo_jobs = planned([SNAKEMAKE, "-n", "--forceall", "all_tables", "--cores", "2", "--nolock", "--configfile",
                                "config/demo.yaml"])
-    print(f"\nplanning (snakemake -n all_tables): paper grid {paper:.1f} s, demo grid {demo:.1f} s "
+    print(f"\nplanning (snakemake -n --forceall all_tables): paper grid {paper:.1f} s, demo grid {demo:.1f} s "
           f"(= {paper / cold['train']:.1f} and {demo / cold['train']:.1f} cold train-job starts)")
     if args.out is not None:
         seaborn = {"figure": " (seaborn)"}

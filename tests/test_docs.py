@@ -346,22 +346,29 @@ MATMUL_RATE = re.compile(r"matmul\b[^.]*?\b(\d+(?:\.\d+)?) GFLOP/s(?: on (?:one|
                          r"(?:(?:,| and) (\d+(?:\.\d+)?) on (?:two|\d+))?")
 
 
-def unbacked_rates(text: str) -> list[str]:
-    """The machine rates a page states in prose that none of its publish blocks states (rounded to GFLOP/s).
-    A section whose heading ends in ": a record" keeps an earlier run's facts as they were."""
+def prose_and_blocks(text: str) -> tuple[list[str], list[str]]:
+    """A page's prose paragraphs outside its publish blocks, less the sections whose heading ends in
+    ": a record" (they keep an earlier run's facts as they were), and its publish blocks' texts."""
     from n2n.publish import MARKER
 
-    def rates(part: str) -> list[int]:
-        return [round(float(x)) for pair in MATMUL_RATE.findall(re.sub(r"\s+", " ", part)) for x in pair if x]
-
-    backed = {rate for block in MARKER.finditer(text) for rate in rates(block.group(4))}
     prose, record = [], False
     for paragraph in re.split(r"\n\s*\n", MARKER.sub("", text)):
         if paragraph.startswith("#"):
             record = paragraph.splitlines()[0].rstrip().endswith(": a record")
         if not record:
-            prose += [f"fp32 matmul {rate} GFLOP/s" for rate in rates(paragraph) if rate not in backed]
-    return prose
+            prose.append(paragraph)
+    return prose, [block.group(4) for block in MARKER.finditer(text)]
+
+
+def unbacked_rates(text: str) -> list[str]:
+    """The machine rates a page states in prose that none of its publish blocks states (rounded to GFLOP/s).
+    A section whose heading ends in ": a record" keeps an earlier run's facts as they were."""
+    def rates(part: str) -> list[int]:
+        return [round(float(x)) for pair in MATMUL_RATE.findall(re.sub(r"\s+", " ", part)) for x in pair if x]
+
+    prose, blocks = prose_and_blocks(text)
+    backed = {rate for block in blocks for rate in rates(block)}
+    return [f"fp32 matmul {rate} GFLOP/s" for paragraph in prose for rate in rates(paragraph) if rate not in backed]
 
 
 def test_a_machine_rate_a_page_states_is_one_its_publish_blocks_state():
@@ -387,19 +394,10 @@ SETTINGS = {"5 min": "the SLURM profile's --signal lead (docs/cluster.md)",
 def unbacked_durations(text: str) -> list[str]:
     """The durations a page states in prose that none of its publish blocks states and that are no setting:
     a measured time lives in a block generated with its run (or in a section whose heading ends ": a record")."""
-    from n2n.publish import MARKER
-
-    def durations(part: str) -> list[str]:
-        return [m.group(0) for m in DURATION.finditer(re.sub(r"\s+", " ", part))]
-
-    blocks = " ".join(re.sub(r"\s+", " ", block.group(4)) for block in MARKER.finditer(text))
-    prose, record = [], False
-    for paragraph in re.split(r"\n\s*\n", MARKER.sub("", text)):
-        if paragraph.startswith("#"):
-            record = paragraph.splitlines()[0].rstrip().endswith(": a record")
-        if not record:
-            prose += [d for d in durations(paragraph) if d not in SETTINGS and d not in blocks]
-    return prose
+    prose, blocks = prose_and_blocks(text)
+    backed = " ".join(re.sub(r"\s+", " ", block) for block in blocks)
+    return [m.group(0) for paragraph in prose for m in DURATION.finditer(re.sub(r"\s+", " ", paragraph))
+            if m.group(0) not in SETTINGS and m.group(0) not in backed]
 
 
 def test_a_time_a_page_states_is_a_setting_or_one_its_publish_blocks_state():
