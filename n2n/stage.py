@@ -33,7 +33,10 @@ from pathlib import Path
 from typing import Any
 
 SERVER_ENV = "N2N_STAGE_SERVER"  # the server's socket path, inherited by local jobs
-PRELOAD = ("numpy", "scipy.sparse", "scipy.linalg", "pandas", "pyarrow.parquet", "torch", "matplotlib.pyplot",
+# torch._dynamo: torch.optim's optimizers import it when the first one is built, which costs a training
+# job as much CPU as importing torch itself
+PRELOAD = ("numpy", "scipy.sparse", "scipy.linalg", "pandas", "pyarrow.parquet", "torch", "torch._dynamo",
+           "matplotlib.pyplot",
            "n2n.pruners", "n2n.skips", "n2n.training", "n2n.evaluation", "n2n.connectivity", "n2n.data",
            "n2n.heat", "n2n.tables", "n2n.plots")
 

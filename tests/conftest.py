@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import os
 import shutil
 import subprocess
@@ -54,19 +53,14 @@ def paper_config() -> dict:
     return yaml.safe_load((ROOT / "config.yaml").read_text())
 
 
-# the train stage on the digits, on the CPU, in a process of its own (so that a test can kill or signal it)
-TRAIN_SCRIPT = """
-import json, sys
-from n2n.training import run_train
-mask, model, metrics, checkpoint, recipe, processes = sys.argv[1:]
-run_train(mask, model, metrics, checkpoint, "digits", "data", json.loads(recipe), "cpu", 1, processes=int(processes))
-"""
-
-
-def train_command(folder: Path, mask_file: Path, recipe: dict, processes: int = 1) -> list[str]:
-    """The command that trains `mask_file`'s cell into folder/{model.pt, metrics.parquet, ckpt.pt}."""
-    outputs = [str(folder / name) for name in ("model.pt", "metrics.parquet", "ckpt.pt")]
-    return [sys.executable, "-c", TRAIN_SCRIPT, str(mask_file), *outputs, json.dumps(recipe), str(processes)]
+def train_call(folder: Path, mask_file: Path, recipe: dict, processes: int = 1) -> tuple[str, dict]:
+    """The train stage on the digits, on the CPU, training `mask_file`'s cell into folder/{model.pt,
+    metrics.parquet, ckpt.pt}: the target and arguments for tests/forked.py (a process of its own, so
+    that a test can kill or signal it)."""
+    return "n2n.training:run_train", dict(
+        mask_path=str(mask_file), model_path=str(folder / "model.pt"), metrics_path=str(folder / "metrics.parquet"),
+        checkpoint_path=str(folder / "ckpt.pt"), dataset="digits", data_root="data", recipe=recipe, device="cpu",
+        threads=1, processes=processes)
 
 
 def train_env(kill_after: int | None = None) -> dict[str, str]:

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import SMALL_SKIPS, train_command, train_env
+import forked
+from conftest import SMALL_SKIPS, train_call, train_env
 from n2n.data import load_digits_data
 from n2n.masks import save_masks
 from n2n.models import make_arch
@@ -33,8 +34,7 @@ def mask_file(tmp_path_factory):
 
 def train(folder, mask_file, processes, kill_after=None, recipe=RECIPE):
     folder.mkdir(exist_ok=True)
-    return subprocess.run(train_command(folder, mask_file, recipe, processes), env=train_env(kill_after),
-                          capture_output=True, text=True, timeout=600)
+    return forked.run(*train_call(folder, mask_file, recipe, processes), env=train_env(kill_after), timeout=600)
 
 
 def test_two_processes_keep_masks_exact_and_resume_to_the_same_result(tmp_path, mask_file):

@@ -5,7 +5,8 @@ name, no temporary file is left, and a rerun once the fault is gone gives the un
 Faults: a full filesystem and a read-only one (real tmpfs mounts where this process may mount, as
 root in CI; otherwise, or with N2N_TESTS_PATCH_FAULTS set, the write is patched to fail with the same
 errno; the run's summary says which), a disk that fills after an epoch's checkpoint, a corrupt input,
-and SIGKILL in the middle of a write or at random inside a training's epochs (in a process of its own).
+and SIGKILL in the middle of a write or at random inside a training's epochs (in a process of its own,
+forked from a warm one as a local job is: tests/forked.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 import torch
 
+import forked
 from conftest import SMALL_SKIPS
 from n2n import io
 
@@ -240,10 +241,6 @@ def test_a_truncated_checkpoint_is_named_with_what_to_do(reference, tmp_path):
     check_rerun(out, reference, outputs)
 
 
-KILL_SCRIPT = "import json, sys, importlib; m, f = sys.argv[1].split(':'); " \
-              "getattr(importlib.import_module(m), f)(**json.loads(sys.argv[2]))"
-
-
 @pytest.mark.parametrize("stage", STAGES)
 def test_sigkill_in_the_middle_of_a_write_leaves_one_temporary_that_the_rerun_removes(stage, reference, tmp_path):
     out = tmp_path / "out"
@@ -251,17 +248,12 @@ def test_sigkill_in_the_middle_of_a_write_leaves_one_temporary_that_the_rerun_re
     victim = outputs[-1]
     env = {**os.environ, io.KILL_IN_WRITE_ENV: victim, "OMP_NUM_THREADS": "1"}
     for attempt in range(2):  # killed twice in the same write: still one temporary file, not two
-        proc = subprocess.run([sys.executable, "-c", KILL_SCRIPT, target, json.dumps(kwargs)], env=env,
-                              capture_output=True, text=True)
+        proc = forked.run(target, kwargs, env=env)
         assert proc.returncode == -9, proc.stderr[-2000:]
         assert not (out / victim).exists()  # never a truncated file under the final name
         assert [t for t in temporaries(out) if t.startswith(f".{victim}.")] and len(temporaries(out)) == 1
     call(target, kwargs)
     check_rerun(out, reference, outputs)
-
-
-KILL_SCRIPT_LOGGED = "import json, logging, sys, importlib; logging.basicConfig(level=logging.INFO); " \
-                     "m, f = sys.argv[1].split(':'); getattr(importlib.import_module(m), f)(**json.loads(sys.argv[2]))"
 
 
 def test_ten_random_kills_inside_training_epochs_leave_no_temporary_file(reference, tmp_path):
@@ -281,15 +273,14 @@ def test_ten_random_kills_inside_training_epochs_leave_no_temporary_file(referen
     landed = []
     for attempt in range(10):
         log = tmp_path / f"attempt{attempt}.log"
-        with open(log, "w") as stderr:
-            proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT_LOGGED, target, json.dumps(kwargs)], env=env,
-                                    stdout=subprocess.DEVNULL, stderr=stderr)
-            deadline = time.monotonic() + 120
-            while "training epochs" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.02)
-            time.sleep(float(rng.uniform(0.05, 0.8)) * epoch_seconds)  # inside the epoch under way
-            proc.kill()
-            proc.wait()
+        log.touch()
+        proc = forked.Forked(target, kwargs, env=env, logged=True, stderr_path=log)
+        deadline = time.monotonic() + 120
+        while "training epochs" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(float(rng.uniform(0.05, 0.8)) * epoch_seconds)  # inside the epoch under way
+        proc.kill()
+        proc.wait()
         text = log.read_text()
         epoch_seconds = max([epoch_seconds, *(float(t) for t in epoch_line.findall(text))])
         landed.append(proc.returncode == -9 and "training epochs" in text and not last_epoch.search(text))

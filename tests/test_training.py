@@ -1,13 +1,13 @@
 """Training: a job killed mid-way resumes from its checkpoint and ends exactly like an uninterrupted run."""
 
 import dataclasses
-import subprocess
 
 import pandas as pd
 import pytest
 import torch
 
-from conftest import SMALL_SKIPS, train_command, train_env
+import forked
+from conftest import SMALL_SKIPS, train_call, train_env
 from n2n.data import augment, load_digits_data
 from n2n.masks import save_masks
 from n2n.models import make_arch
@@ -43,8 +43,7 @@ def vgg_mask_file(tmp_path_factory):
 
 
 def run_train(folder, mask_file, kill_after=None):
-    return subprocess.run(train_command(folder, mask_file, RECIPE), env=train_env(kill_after),
-                          capture_output=True, text=True, timeout=300)
+    return forked.run(*train_call(folder, mask_file, RECIPE), env=train_env(kill_after))
 
 
 def test_killed_job_resumes_to_the_same_result(tmp_path, mask_file):
@@ -101,8 +100,8 @@ def test_sigusr1_checkpoints_and_exits_to_resume(tmp_path, vgg_mask_file):
     import time
 
     recipe = {**RECIPE, "epochs": 4}  # the signal comes in epoch 2: the job stops after it, before the end
-    command = train_command(tmp_path, vgg_mask_file, recipe)
-    proc = subprocess.Popen(command, env=train_env(), stderr=subprocess.PIPE, text=True)
+    call = train_call(tmp_path, vgg_mask_file, recipe)
+    proc = forked.Forked(*call, env=train_env())
     deadline = time.time() + 120
     while not (tmp_path / "ckpt.pt").exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -110,7 +109,7 @@ def test_sigusr1_checkpoints_and_exits_to_resume(tmp_path, vgg_mask_file):
     assert proc.wait(timeout=120) == 75
     stopped_at = torch.load(tmp_path / "ckpt.pt", weights_only=True)["epoch"]
     assert 1 <= stopped_at < 4 and not (tmp_path / "model.pt").exists()
-    rerun = subprocess.run(command, env=train_env(), capture_output=True, text=True, timeout=300)
+    rerun = forked.run(*call, env=train_env())
     assert rerun.returncode == 0, rerun.stderr
     assert len(pd.read_parquet(tmp_path / "metrics.parquet")) == 4
 
@@ -118,8 +117,7 @@ def test_sigusr1_checkpoints_and_exits_to_resume(tmp_path, vgg_mask_file):
 def test_a_diverging_run_fails_loudly_and_keeps_its_last_good_checkpoint(tmp_path, vgg_mask_file):
     # epoch 1 at lr 0.05, epoch 2 at lr 5e10: the loss overflows to NaN or infinity
     recipe = {**RECIPE, "epochs": 3, "lr_step_epochs": 1, "lr_gamma": 1e12}
-    proc = subprocess.run(train_command(tmp_path, vgg_mask_file, recipe), env=train_env(), capture_output=True,
-                          text=True, timeout=300)
+    proc = forked.run(*train_call(tmp_path, vgg_mask_file, recipe), env=train_env())
     assert proc.returncode != 0
     assert f"{tmp_path}: training diverged in epoch 2" in proc.stderr
     assert "the checkpoint of epoch 1 is kept" in proc.stderr
