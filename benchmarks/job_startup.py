@@ -23,8 +23,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-STAGES = {  # rule -> the module its script hands the work to
-    "prune": "n2n.pruners", "add_skips": "n2n.skips", "train": "n2n.training", "evaluate": "n2n.evaluation",
+# rule -> the module its script hands the work to; train's with torch._dynamo, which torch.optim imports
+# when a training builds its first optimizer (the stage server preloads it)
+STAGES = {
+    "prune": "n2n.pruners", "add_skips": "n2n.skips", "train": "n2n.training, torch._dynamo",
+    "evaluate": "n2n.evaluation",
     "adjacency": "n2n.connectivity", "heat_signature": "n2n.heat", "table": "n2n.tables", "figure": "n2n.plots",
 }
 NOOP_JOB = "from n2n.stage import run_stage; run_stage('n2n.registry:all_methods', {log!r})"
@@ -82,12 +85,12 @@ def main() -> None:
     print(f"\nplanning (snakemake -n --forceall all_tables): paper grid {paper:.1f} s, demo grid {demo:.1f} s "
           f"(= {paper / cold['train']:.1f} and {demo / cold['train']:.1f} cold train-job starts)")
     if args.out is not None:
-        seaborn = {"figure": " (seaborn)"}
+        notes = {"figure": " (seaborn)", "train": " (with torch._dynamo, for its first optimizer)"}
         text = "\n".join([
             f"*`benchmarks/job_startup.py`: {machine()}, {datetime.date.today().isoformat()}, fp32 matmul "
             f"{rate:.1f} GFLOP/s on one thread, the median of {args.repeats} starts.*", "",
             "| stage | start-up of a job without the server (s) |", "|---|---|",
-            *(f"| {rule} | {cold[rule]:.2f}{seaborn.get(rule, '')} |" for rule in STAGES), "",
+            *(f"| {rule} | {cold[rule]:.2f}{notes.get(rule, '')} |" for rule in STAGES), "",
             f"A job forked from the server starts in {warm:.2f} s (bare Python: {bare:.2f} s), "
             f"{cold['train'] / warm:.0f}x faster than a cold training job. Planning every job "
             f"(Snakemake's dry run with `-n --forceall all_tables`) "
