@@ -159,8 +159,6 @@ def run_block(record: dict[str, Any], shown: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-
-
 def left_out_block(record: dict[str, Any], spec: dict[str, Any], shown: str) -> str:
     """The cells a study left out for time (`spec`: its left_out.yaml), each row's trainings priced at the
     run's median seconds per training of the methods that stand for them, `at_a_time` trainings at once."""

@@ -18,10 +18,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from n2n.stage import PRELOAD
+
 CONTEXT = multiprocessing.get_context("forkserver")
-CONTEXT.set_forkserver_preload(["torch", "torch._dynamo", "pandas", "scipy.sparse", "n2n.training",
-                                "n2n.pruners", "n2n.evaluation", "n2n.connectivity", "n2n.heat", "n2n.tables",
-                                "forked"])
+CONTEXT.set_forkserver_preload([*PRELOAD, "forked"])  # what the stage server imports before it forks a job
 
 
 def _call(target: str, kwargs: dict[str, Any], env: dict[str, str], stderr_path: str, logged: bool) -> None:
@@ -30,9 +30,10 @@ def _call(target: str, kwargs: dict[str, Any], env: dict[str, str], stderr_path:
 
     os.environ.clear()
     os.environ.update(env)
-    err = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    os.dup2(err, 2)
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    for path, fd in ((stderr_path, 2), (os.devnull, 1)):
+        opened = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(opened, fd)
+        os.close(opened)
     if logged:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     module, function = target.split(":")
@@ -43,12 +44,8 @@ class Forked:
     """The running call, with subprocess.Popen's ways: pid, poll, wait, send_signal, kill, returncode
     (minus the signal's number when a signal ended it), and the standard error it wrote."""
 
-    def __init__(self, target: str, kwargs: dict[str, Any], env: dict[str, str] | None = None,
-                 logged: bool = False, stderr_path: Path | None = None) -> None:
-        if stderr_path is None:
-            handle, name = tempfile.mkstemp(prefix="n2n-forked-", suffix=".stderr")
-            os.close(handle)
-            stderr_path = Path(name)
+    def __init__(self, target: str, kwargs: dict[str, Any], stderr_path: Path, env: dict[str, str] | None = None,
+                 logged: bool = False) -> None:
         self.stderr_path = Path(stderr_path)
         self.process = CONTEXT.Process(target=_call, args=(target, kwargs, dict(os.environ if env is None else env),
                                                            str(self.stderr_path), logged))
@@ -82,14 +79,12 @@ class Forked:
 def run(target: str, kwargs: dict[str, Any], env: dict[str, str] | None = None,
         timeout: float = 300) -> subprocess.CompletedProcess:
     """Call `target` with `kwargs` in a forked process and wait for it, as subprocess.run would."""
-    proc = Forked(target, kwargs, env)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise
-    finally:
-        stderr = proc.stderr
-        proc.stderr_path.unlink(missing_ok=True)
-    return subprocess.CompletedProcess(target, proc.returncode, "", stderr)
+    with tempfile.TemporaryDirectory(prefix="n2n-forked-") as folder:
+        proc = Forked(target, kwargs, Path(folder) / "stderr", env)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise
+        return subprocess.CompletedProcess(target, proc.returncode, "", proc.stderr)

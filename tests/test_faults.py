@@ -274,7 +274,7 @@ def test_ten_random_kills_inside_training_epochs_leave_no_temporary_file(referen
     for attempt in range(10):
         log = tmp_path / f"attempt{attempt}.log"
         log.touch()
-        proc = forked.Forked(target, kwargs, env=env, logged=True, stderr_path=log)
+        proc = forked.Forked(target, kwargs, log, env=env, logged=True)
         deadline = time.monotonic() + 120
         while "training epochs" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -101,7 +101,7 @@ def test_sigusr1_checkpoints_and_exits_to_resume(tmp_path, vgg_mask_file):
 
     recipe = {**RECIPE, "epochs": 4}  # the signal comes in epoch 2: the job stops after it, before the end
     call = train_call(tmp_path, vgg_mask_file, recipe)
-    proc = forked.Forked(*call, env=train_env())
+    proc = forked.Forked(*call, tmp_path / "stopped.stderr", env=train_env())
     deadline = time.time() + 120
     while not (tmp_path / "ckpt.pt").exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
