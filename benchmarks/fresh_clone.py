@@ -5,7 +5,9 @@
 Clones the checkout's commit into an empty folder beside it, runs `make demo` (the install included) and
 `make test` there, and prints the wall time of each, the steal time during it (/proc/stat), the test
 summary line and the machine's fp32 matmul rate measured before. `--without-slurm` hides SLURM's
-daemons from `make test` (its live tests then skip), as on a machine without a cluster. The clone,
+daemons from `make test` (its live tests then skip), as on a machine without a cluster;
+`--without-system-data` hides Debian's data sets from it (N2N_SYSTEM_DATA=off), as on a new machine;
+`--test-runs N` runs `make test` N times in a row (a flake shows as one failed run). The clone,
 with its 6 GB venv, is deleted afterwards, whatever happened. docs/tests.md publishes `--out`'s table.
 """
 
@@ -23,6 +25,7 @@ import time
 from pathlib import Path
 
 from n2n.provenance import commit, machine, matmul_rate
+from n2n.registry import SYSTEM_DATA_ENV
 from n2n.runrecord import cpu_times, minutes_text, steal_fraction
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +56,9 @@ def timed_make(target: str, folder: Path, env: dict[str, str], log: Path) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--without-slurm", action="store_true", help="hide SLURM's daemons from make test")
+    parser.add_argument("--without-system-data", action="store_true",
+                        help="hide system-wide data sets (Debian's Fashion-MNIST) from make test")
+    parser.add_argument("--test-runs", type=int, default=1, help="make test this many times in a row")
     parser.add_argument("--out", type=Path, help="also write the table here")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
@@ -64,16 +70,25 @@ def main() -> None:
     try:
         subprocess.run(["git", "clone", "--quiet", str(ROOT), str(folder / "n2n")], check=True)
         subprocess.run(["git", "checkout", "--quiet", head.split()[0]], cwd=folder / "n2n", check=True)
-        for target in ("demo", "test"):
-            run_env = dict(env, PATH=path_without_slurm()) if target == "test" and args.without_slurm else env
-            rows.append(timed_make(target, folder / "n2n", run_env, folder / f"{target}.log"))
+        test_env = dict(env)
+        if args.without_slurm:
+            test_env["PATH"] = path_without_slurm()
+        if args.without_system_data:
+            test_env[SYSTEM_DATA_ENV] = "off"
+        for run, target in enumerate(["demo", *["test"] * args.test_runs]):
+            log = folder / f"{target}{run}.log"
+            rows.append(timed_make(target, folder / "n2n", test_env if target == "test" else env, log))
             print(f"make {target}: exit {rows[-1]['code']}, {rows[-1]['seconds']:.0f} s", flush=True)
             if rows[-1]["code"] != 0:
-                print((folder / f"{target}.log").read_text()[-3000:], file=sys.stderr)
-                break
+                print(log.read_text()[-3000:], file=sys.stderr)
+                if target == "demo":
+                    break
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    lines = [f"*`benchmarks/fresh_clone.py{' --without-slurm' if args.without_slurm else ''}`: a fresh clone of "
+    flags = "".join(f" {flag}" for flag, on in (("--without-slurm", args.without_slurm),
+                                                ("--without-system-data", args.without_system_data),
+                                                (f"--test-runs {args.test_runs}", args.test_runs != 1)) if on)
+    lines = [f"*`benchmarks/fresh_clone.py{flags}`: a fresh clone of "
              f"commit {head.split()[0]}, {machine()}, {datetime.date.today().isoformat()}; fp32 matmul "
              f"{rates[0]:.0f} GFLOP/s on one thread and {rates[1]:.0f} on {cores} just before.*", "",
              "| command | wall time | steal time | result |", "|---|---|---|---|"]

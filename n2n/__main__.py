@@ -1,7 +1,9 @@
-"""Command line: `python -m n2n connectivity ...` (connectivity of a network at initialisation),
-`python -m n2n selftest [--device cuda]` (every device branch of the training, on a tiny cell) and
-`python -m n2n prepare-imagenet ...` and `python -m n2n publish --results DIR PAGE...` (a run's tables
-into the marked blocks of the README and docs/)."""
+"""The command line, `python -m n2n COMMAND`: connectivity, selftest, prepare-imagenet, timed, claims, publish, docs.
+
+`connectivity` (a network's connectivity at initialisation), `selftest [--device cuda]` (every device branch of
+the training, on a tiny cell), `prepare-imagenet`, `timed` (a study's run record), `claims` (the claims again from
+a cells file), `publish --results DIR PAGE...` (a run's tables into the marked blocks of the README and docs/)
+and `docs` (the generated blocks of the README, docs/ and the Snakefile rewritten from the code: n2n.docgen)."""
 
 from __future__ import annotations
 
@@ -50,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     publish.add_argument("--results", required=True, help="the run's results folder, e.g. results/demo")
     publish.add_argument("--root", default=".", help="the checkout that ran it (its commit is named)")
     publish.add_argument("pages", nargs="+")
+    docs = sub.add_parser("docs", help="rewrite the generated blocks of the README, docs/ and the Snakefile")
+    docs.add_argument("--check", action="store_true", help="change nothing; exit 1 naming the stale files")
     claims = sub.add_parser("claims", help="the premises and claims again from a study's cells file, no retraining")
     claims.add_argument("--cells", required=True, help="a cells file, e.g. studies/sparse/cells.parquet")
     claims.add_argument("--out", help="the folder for claims.md and claims.parquet (default: the cells file's)")
@@ -105,6 +109,17 @@ def main(argv: list[str] | None = None) -> int:
             from n2n.claims_report import claims_command
 
             print(", ".join(str(p) for p in claims_command(args.cells, args.out)))
+            return 0
+        if args.command == "docs":
+            from n2n import docgen
+
+            if args.check:
+                stale = docgen.stale()
+                print(f"stale generated blocks: {', '.join(stale)} (run python -m n2n docs)" if stale
+                      else "every generated block is current")
+                return 1 if stale else 0
+            changed = docgen.write_all()
+            print(f"rewrote {', '.join(changed)}" if changed else "every generated block is current")
             return 0
         if args.command == "publish":
             from n2n.publish import publish

@@ -38,6 +38,12 @@ class WriteError(OSError):
         return str(self.args[0])
 
 
+# What a stage says of a fault, one template each: the fault tables of README.md and docs/reliability.md are
+# generated from them (n2n.docgen)
+WRITE_FAILED = "could not write {file}: {error} ({space}{need}){kept}"
+UNREADABLE = "{file} is not a readable {kind} ({error}); delete it, and the workflow rebuilds it"
+
+
 class UnreadableInputError(ValueError):
     """An input file exists but cannot be read (truncated, empty, foreign)."""
 
@@ -80,7 +86,7 @@ def write_error(final: Path, err: OSError, tmp: Path | None = None, size: int = 
     needed = _needed(final, tmp, size)
     need = f", the write needs about {_size(needed)}" if needed else ""
     kept = "; the previous version is unchanged" if final.exists() else ""
-    return WriteError(err.errno, f"could not write {final}: {words} ({space}{need}){kept}")
+    return WriteError(err.errno, WRITE_FAILED.format(file=final, error=words, space=space, need=need, kept=kept))
 
 
 def tensor_bytes(obj: Any) -> int:
@@ -161,8 +167,7 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
 
 
 def unreadable(path: str | os.PathLike[str], kind: str, err: Exception) -> UnreadableInputError:
-    return UnreadableInputError(f"{path} is not a readable {kind} ({type(err).__name__}: {err}); delete it, "
-                                "and the workflow rebuilds it")
+    return UnreadableInputError(UNREADABLE.format(file=path, kind=kind, error=f"{type(err).__name__}: {err}"))
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

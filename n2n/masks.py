@@ -18,6 +18,8 @@ from torch import nn
 from n2n.io import atomic_path
 
 SKIP_PREFIX = "skips."
+# said of a mask file that cannot be read (README.md's fault table is generated from it: n2n.docgen)
+UNREADABLE_MASKS = "{file} is not a readable n2n mask file ({error}); delete it and rerun the prune stage"
 
 
 def is_skip(name: str) -> bool:
@@ -169,6 +171,5 @@ def load_masks(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any
     except FileNotFoundError:
         raise
     except Exception as err:  # a truncated or foreign file
-        raise ValueError(f"{path} is not a readable n2n mask file ({type(err).__name__}: {err}); "
-                         "delete it and rerun the prune stage") from None
+        raise ValueError(UNREADABLE_MASKS.format(file=path, error=f"{type(err).__name__}: {err}")) from None
     return masks, meta

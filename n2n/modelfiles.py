@@ -15,6 +15,10 @@ from n2n.masks import check_pruned_are_zero, pack_mask, unpack_mask
 CHECKPOINT_FORMAT = "n2n-train-checkpoint-v1"
 MODEL_FORMAT = "n2n-model-v2"  # v2: pruned weights stored sparse (mask bits + kept values)
 MODEL_FORMATS = ("n2n-model-v1", MODEL_FORMAT)
+# said of a model file or checkpoint that cannot be read (README.md's fault table is generated from them: n2n.docgen)
+UNREADABLE_MODEL = "{file} is not a readable n2n model file ({error}); delete it and rerun the train stage"
+CORRUPT_CHECKPOINT = ("checkpoint {file} is corrupt or not a checkpoint ({error}); delete it to restart this cell's "
+                      "training from epoch 0")
 
 
 class CheckpointError(RuntimeError):
@@ -33,8 +37,7 @@ def load_checkpoint(path: Path, identity: dict[str, Any]) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise CheckpointError(f"checkpoint {path} is corrupt or not a checkpoint ({type(err).__name__}: {err}); "
-                              "delete it to restart this cell's training from epoch 0") from None
+        raise CheckpointError(CORRUPT_CHECKPOINT.format(file=path, error=f"{type(err).__name__}: {err}")) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"checkpoint {path} is not an n2n training checkpoint; delete it to restart")
     if state.get("identity") != identity:
@@ -91,6 +94,5 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[nn
     except FileNotFoundError:
         raise
     except Exception as err:
-        raise CheckpointError(f"{path} is not a readable n2n model file ({type(err).__name__}: {err}); "
-                              "delete it and rerun the train stage") from None
+        raise CheckpointError(UNREADABLE_MODEL.format(file=path, error=f"{type(err).__name__}: {err}")) from None
     return model.to(device), saved["meta"]

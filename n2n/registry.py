@@ -8,6 +8,7 @@ pruner, one line in PRUNERS ("module:Class").
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,14 +30,14 @@ class Dataset:
     required: tuple[str, ...] = ()  # entries of the folder that must exist before it is read
     how_to_get: str = ""  # said when they do not
     download: str | None = None  # "module:function" fetching it into data_root (name, data_root); None: by hand
-    system_folders: tuple[str, ...] = ()  # read from here when data_root/folder lacks it (a distribution's package)
+    system_folders: tuple[str, ...] = ()  # read from here (under /usr/share/datasets) when data_root/folder lacks it
     train_size: int = 0  # training images (cost estimates before the data is read)
 
 
 CIFAR_HOW_TO_GET = "run `snakemake download_data --cores 1` where there is network, or point data_root at a copy"
 FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
                  "t10k-labels-idx1-ubyte.gz")
-FASHION_SYSTEM_FOLDERS = ("/usr/share/datasets/fashion-mnist",)  # Debian's package dataset-fashion-mnist
+FASHION_SYSTEM_FOLDERS = ("fashion-mnist",)  # under SYSTEM_DATA_ROOT: Debian's package dataset-fashion-mnist
 FASHION_HOW_TO_GET = ("get it either way: `snakemake download_data --cores 1` fetches the official files where there is "
                       "network, or Debian's package installs them where n2n finds them without configuration "
                       "(`sudo apt-get install dataset-fashion-mnist`, into /usr/share/datasets/fashion-mnist)")
@@ -197,6 +198,23 @@ def downloadable() -> dict[str, Dataset]:
     return {record.folder: record for record in DATASETS.values() if record.download and record.folder}
 
 
+SYSTEM_DATA_ROOT = "/usr/share/datasets"  # where Debian's dataset-* packages install
+SYSTEM_DATA_ENV = "N2N_SYSTEM_DATA"  # "off": read from data_root only, as a new machine does; a folder: another root
+
+
+def system_folders(record: Dataset) -> tuple[Path, ...]:
+    """The system-wide folders a data set is looked up in: its record's, under /usr/share/datasets. The variable
+    N2N_SYSTEM_DATA changes the root (another folder), or hides them (`off`: the state of a new machine,
+    whatever is installed on this one; the tests that count a plan's jobs use it)."""
+    setting = os.environ.get(SYSTEM_DATA_ENV, "")
+    if setting == "off":
+        return ()
+    if setting and not Path(setting).is_absolute():
+        raise ValueError(f"{SYSTEM_DATA_ENV}={setting!r}: give an absolute folder (instead of {SYSTEM_DATA_ROOT}) "
+                         "or 'off' to hide system-wide data sets")
+    return tuple(Path(setting or SYSTEM_DATA_ROOT) / folder for folder in record.system_folders)
+
+
 def data_folder(name: str, data_root: str) -> Path | None:
     """Where a data set is read from: data_root/folder when it holds every required entry, else the first
     system folder that does, else data_root/folder (where a download puts it). None for bundled data."""
@@ -204,7 +222,7 @@ def data_folder(name: str, data_root: str) -> Path | None:
     if record.folder is None:
         return None
     own = Path(data_root) / record.folder
-    for folder in (own, *map(Path, record.system_folders)):
+    for folder in (own, *system_folders(record)):
         if all((folder / entry).exists() for entry in record.required):
             return folder
     return own

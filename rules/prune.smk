@@ -16,9 +16,9 @@ rule prune:
         data_root=DATA,
         pruning=config["pruning"],
         device=config["device"],
-    threads: res("prune", "threads", 1)
+    # learned pruners (scl) train: they take the `prune_learned` resources, threads and GPU included
+    threads: lambda wc: prune_res(wc, "threads", 1)
     resources:
-        # learned pruners (scl) train: they take the `prune_learned` resources, GPU included
         mem_mb=lambda wc: prune_res(wc, "mem_mb"),
         runtime=lambda wc: prune_res(wc, "runtime"),
         gpu=lambda wc: prune_res(wc, "gpu", 0),

@@ -168,14 +168,11 @@ def write_idx(path, array: np.ndarray, magic: int | None = None) -> None:
 @pytest.fixture()
 def small_fashion(tmp_path, monkeypatch):
     """data_root with generated Fashion-MNIST files of 20 training and 10 test images (labels 0-9 twice/once)."""
-    import dataclasses
-
     import n2n.data
     from n2n import registry
 
     monkeypatch.setattr(n2n.data, "FASHION_SHAPES", SMALL_FASHION)
-    for name in ("fashion_mnist", "fashion_mnist_16"):  # this machine's Debian copy must not stand in
-        monkeypatch.setitem(registry.DATASETS, name, dataclasses.replace(registry.DATASETS[name], system_folders=()))
+    monkeypatch.setenv(registry.SYSTEM_DATA_ENV, "off")  # this machine's Debian copy must not stand in
     folder = tmp_path / "fashion-mnist"
     folder.mkdir()
     rng = np.random.default_rng(0)
@@ -241,13 +238,11 @@ def test_a_bad_fashion_mnist_file_is_named_with_both_ways_to_get_it(small_fashio
 
 
 def test_fashion_mnist_is_found_in_debians_folder_without_configuration(small_fashion, tmp_path, monkeypatch):
-    import dataclasses
-
     from n2n import registry
 
     root, _ = small_fashion
-    record = dataclasses.replace(registry.DATASETS["fashion_mnist"], system_folders=(str(root / "fashion-mnist"),))
-    monkeypatch.setitem(registry.DATASETS, "fashion_mnist", record)
+    monkeypatch.setenv(registry.SYSTEM_DATA_ENV, str(root))  # Debian's folder, under another root
+    assert registry.DATASETS["fashion_mnist"].system_folders == ("fashion-mnist",)
     empty = tmp_path / "empty_root"
     assert registry.data_folders("fashion_mnist", str(empty)) == [str(root / "fashion-mnist")]
     from n2n.data import load_dataset
@@ -255,6 +250,11 @@ def test_fashion_mnist_is_found_in_debians_folder_without_configuration(small_fa
     assert load_dataset("fashion_mnist", str(empty)).train_size == 20
     (empty / "fashion-mnist").mkdir(parents=True)  # an incomplete copy in data_root does not hide the system one
     assert registry.data_folders("fashion_mnist", str(empty)) == [str(root / "fashion-mnist")]
+    monkeypatch.setenv(registry.SYSTEM_DATA_ENV, "off")  # as on a new machine: data_root only
+    assert registry.data_folders("fashion_mnist", str(empty)) == [str(empty / "fashion-mnist")]
+    monkeypatch.setenv(registry.SYSTEM_DATA_ENV, "no")
+    with pytest.raises(ValueError, match="N2N_SYSTEM_DATA='no': give an absolute folder .* or 'off'"):
+        registry.data_folders("fashion_mnist", str(empty))
 
 
 DEBIAN_FASHION = "/usr/share/datasets/fashion-mnist"

@@ -5,13 +5,16 @@ count they state is what `snakemake -n` plans, and every config key of the schem
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import ROOT
+from n2n.registry import DATASETS, SYSTEM_DATA_ENV
 
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
 # commands too long or too demanding to run here, each with the reason (each is tested elsewhere)
@@ -122,14 +125,22 @@ def test_each_command_left_out_is_documented_and_each_make_target_plans():
 
 
 # counts the pages state, and the plan that gives them: (page, pattern with the number as its group, what
-# it counts, the targets and config files of `snakemake -n`)
-DEMO = ("all_tables", "config/demo.yaml")
-STUDY = ("table1 claims", "config/demo.yaml config/study.yaml")
-SPARSE = ("table1 claims", "config/demo.yaml config/study.yaml config/sparse.yaml")
-PAPER = ("all_tables", "")  # the paper grid: that it plans at all is checked here too
+# it counts, the targets and config files of `snakemake -n`, and whether the study's data is installed)
+DEMO = ("all_tables", "config/demo.yaml", False)
+STUDY = ("table1 claims", "config/demo.yaml config/study.yaml", False)
+SPARSE = ("table1 claims", "config/demo.yaml config/study.yaml config/sparse.yaml", False)
+STUDY_INSTALLED = (*STUDY[:2], True)
+SPARSE_INSTALLED = (*SPARSE[:2], True)
+PAPER = ("all_tables", "", False)  # the paper grid: that it plans at all is checked here too
+WHERE_INSTALLED = r"plans [\d,]+ jobs, [\d,]+ trainings, on a machine without the data \([^;]*; ([\d,]+) where"
 COUNTS = [
     ("README.md", r"the demo's pipeline [^,]*, ([\d,]+) jobs", "total", DEMO),
     ("README.md", r"`make study` plans ([\d,]+) jobs", "total", STUDY),
+    ("README.md", r"`make study` " + WHERE_INSTALLED, "total", STUDY_INSTALLED),
+    ("docs/study-fashion.md", r"`make study` " + WHERE_INSTALLED, "total", STUDY_INSTALLED),
+    ("README.md", r"`make study-sparse` plans [\d,]+ jobs, [\d,]+ trainings, on a machine without the data \(([\d,]+) where",
+     "total", SPARSE_INSTALLED),
+    ("docs/study-sparse.md", r"`make study-sparse` " + WHERE_INSTALLED, "total", SPARSE_INSTALLED),
     ("README.md", r"`make study` plans [\d,]+ jobs, ([\d,]+) trainings", "train", STUDY),
     ("docs/study-fashion.md", r"`make study` plans ([\d,]+) jobs", "total", STUDY),
     ("docs/study-fashion.md", r"`make study` plans [\d,]+ jobs, ([\d,]+) trainings", "train", STUDY),
@@ -142,56 +153,118 @@ COUNTS = [
 ]
 
 
-def planned(targets: str, configs: str) -> dict[str, int]:
-    """Snakemake's job stats for the targets under the config files, every job planned (--forceall)."""
+def planned(targets: str, configs: str, installed: bool, data_root: Path) -> dict[str, int]:
+    """Snakemake's job stats for the targets under the config files, every job planned (--forceall). Debian's
+    Fashion-MNIST, installed on this machine or not, never changes a count: its system folder is hidden
+    (N2N_SYSTEM_DATA=off), as on a new machine, or, `installed`, moved to a folder that holds its files."""
     command = [str(ROOT / ".venv" / "bin" / "snakemake"), "-n", "--forceall", *targets.split()]
     if configs:
         command += ["--configfile", *configs.split()]
-    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    system = "off"
+    if installed:  # the files where Debian's package puts them, under another root
+        system = str(data_root)
+        record = DATASETS["fashion_mnist"]
+        for folder in record.system_folders:
+            (data_root / folder).mkdir(parents=True, exist_ok=True)
+            for entry in record.required:
+                (data_root / folder / entry).touch()  # a plan checks that the files are there; it reads none
+    env = {**os.environ, SYSTEM_DATA_ENV: system}
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, flags=re.M)}
 
 
 @pytest.mark.skipif(not (ROOT / ".venv" / "bin" / "snakemake").exists(), reason="no .venv: run make test")
 @pytest.mark.parametrize("plan", sorted({c[3] for c in COUNTS}))
-def test_every_count_a_page_states_is_what_snakemake_plans(plan):
-    stats = planned(*plan)
+def test_every_count_a_page_states_is_what_snakemake_plans(plan, tmp_path):
+    stats = planned(*plan, tmp_path)
     for page, pattern, what, of in COUNTS:
         if of != plan:
             continue
         found = re.search(pattern, re.sub(r"\s+", " ", (ROOT / page).read_text()))
         assert found, f"{page} no longer states a count matching {pattern!r}"
+        state = "the data installed" if plan[2] else "as on a new machine"
         assert int(found.group(1).replace(",", "")) == stats[what], \
-            f"{page}: {found.group(0)!r}, but `snakemake -n --forceall {plan[0]}` plans {stats[what]} ({what})"
+            f"{page}: {found.group(0)!r}, but `snakemake -n --forceall {plan[0]}` plans {stats[what]} ({what}, {state})"
 
 
-def schema_keys() -> list[str]:
-    """Every key of the config schema, as `section.key` (grids and resources by their fields)."""
-    schema = yaml.safe_load((ROOT / "n2n" / "schemas" / "config.schema.yaml").read_text())
-    definitions = schema["definitions"]
+def test_every_generated_block_is_what_the_code_gives():
+    from n2n import docgen
 
-    def properties(node: dict) -> dict:
-        if "$ref" in node:
-            node = definitions[node["$ref"].rsplit("/", 1)[1]]
-        return node.get("properties", {})
-
-    keys = []
-    for name, node in schema["properties"].items():
-        keys.append(name)
-        for child, child_node in properties(node).items():
-            keys.append(f"{name}.{child}")
-            if name in ("tables", "figures"):
-                keys += [f"grid.{field}" for field in properties(child_node)]
-        if isinstance(node.get("additionalProperties"), dict):
-            keys += [f"{name}.<name>.{field}" for field in properties(node["additionalProperties"])]
-    return sorted(set(keys))
+    assert docgen.stale() == [], "run `.venv/bin/python -m n2n docs` and commit the pages it rewrites"
 
 
-def test_every_config_key_of_the_schema_is_in_the_configuration_page():
-    text = (ROOT / "docs" / "configuration.md").read_text()
-    spans = " ".join(re.findall(r"`([^`]+)`", text))
-    missing = [key for key in schema_keys() if not re.search(rf"(?<![\w]){re.escape(key.rsplit('.', 1)[-1])}\b", spans)]
-    assert missing == [], f"docs/configuration.md names no {', '.join(missing)}"
+def copy_of_the_sources(tmp_path: Path) -> Path:
+    """What n2n.docgen reads, copied: n2n/, rules/, the pages, the Snakefile and config.yaml."""
+    import shutil
+
+    root = tmp_path / "checkout"
+    for folder in ("n2n", "rules", "docs"):
+        shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__", "*.png"))
+    for name in ("README.md", "Snakefile", "config.yaml"):
+        shutil.copy(ROOT / name, root / name)
+    return root
+
+
+def test_a_module_a_config_key_or_a_rules_threads_changed_without_the_docs_is_caught(tmp_path):
+    from n2n import docgen
+
+    root = copy_of_the_sources(tmp_path)
+    assert docgen.stale(root) == []
+    (root / "n2n" / "newmodule.py").write_text('"""A module added without a line in docs/package.md."""\n')
+    assert docgen.stale(root) == ["docs/package.md"]
+    (root / "n2n" / "newmodule.py").write_text("x = 1\n")
+    with pytest.raises(ValueError, match="n2n/newmodule.py has no docstring"):
+        docgen.stale(root)
+    (root / "n2n" / "newmodule.py").unlink()
+
+    schema = root / "n2n" / "schemas" / "config.schema.yaml"
+    original = schema.read_text()
+    schema.write_text(original.replace("  device: {enum: [auto, cpu, cuda],",
+                                       "  new_key: {type: boolean, description: \"a key added\"}\n"
+                                       "  device: {enum: [auto, cpu, cuda],"))
+    assert docgen.stale(root) == ["docs/configuration.md"]
+    schema.write_text(original.replace("  device: {enum: [auto, cpu, cuda],",
+                                       "  new_key: {type: boolean}\n  device: {enum: [auto, cpu, cuda],"))
+    with pytest.raises(ValueError, match="`new_key` has no description"):
+        docgen.stale(root)
+    schema.write_text(original)
+
+    train = root / "rules" / "train.smk"
+    text = train.read_text()
+    assert 'threads: lambda wc: train_res(wc, "threads", 1)' in text
+    train.write_text(text.replace('threads: lambda wc: train_res(wc, "threads", 1)', "threads: 2"))
+    assert docgen.stale(root) == ["docs/configuration.md"]
+    assert "| `train` | 2 (fixed) |" in docgen.rules_table(root)
+    train.write_text(text)
+    assert docgen.stale(root) == []
+
+
+@pytest.mark.skipif(not (ROOT / ".venv" / "bin" / "snakemake").exists(), reason="no .venv: run make test")
+def test_the_generated_targets_are_snakemakes_own():
+    from n2n import docgen
+
+    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "snakemake"), "--list-target-rules"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    listed = set(proc.stdout.split()) - {"imagenet_missing"}  # the rule that says ImageNet must be placed by hand
+    assert {name for name, _ in docgen.target_names()} == listed
+
+
+# sizes of tests that a page states: (page, pattern with the number as its group, test file, its constant)
+TEST_SIZES = [
+    ("docs/speed.md", r"`tests/test_scheduler.py` holds it on (\d+) jobs", "tests/test_scheduler.py", r"^JOBS = (\d+)"),
+    ("docs/tests.md", r"at least (\d+) of (?:10|ten) kills", "tests/test_faults.py", r"assert sum\(landed\) >= (\d+)"),
+]
+
+
+@pytest.mark.parametrize("page, pattern, test_file, constant", TEST_SIZES)
+def test_a_tests_size_a_page_states_is_the_tests_own(page, pattern, test_file, constant):
+    stated = re.search(pattern, re.sub(r"\s+", " ", (ROOT / page).read_text()))
+    assert stated, f"{page} no longer states {pattern!r}"
+    actual = re.search(constant, (ROOT / test_file).read_text(), flags=re.M)
+    assert actual, f"{test_file} no longer has {constant!r}"
+    assert stated.group(1) == actual.group(1), f"{page} says {stated.group(0)!r}; {test_file} has {actual.group(0)!r}"
 
 
 def test_publish_regenerates_a_pages_result_blocks_from_a_run_and_says_where_they_came_from(tmp_path):

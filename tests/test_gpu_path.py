@@ -25,18 +25,25 @@ def as_nccl_dispatches(backend: str) -> str:
     return "cuda:gloo" if backend == "nccl" else backend.replace("cuda:nccl", "cuda:gloo")
 
 
+CONNECT_FAILED = "could not connect"
+
+
 def _sums_in_group(rank: int, backend: str | None, out: str) -> None:
     import torch.distributed as dist
 
     from n2n import distributed
 
     rendezvous = str(Path(out, "rendezvous"))
-    if backend is None:  # the group n2n builds for CUDA, NCCL standing in as gloo for CUDA tensors only
-        distributed.BACKENDS["cuda"] = as_nccl_dispatches(distributed.BACKENDS["cuda"])
-        ranks = distributed.join(rank, 2, rendezvous, "cuda")
-    else:
-        dist.init_process_group(backend, init_method=f"file://{rendezvous}", rank=rank, world_size=2)
-        ranks = Ranks(rank, 2)
+    try:
+        if backend is None:  # the group n2n builds for CUDA, NCCL standing in as gloo for CUDA tensors only
+            distributed.BACKENDS["cuda"] = as_nccl_dispatches(distributed.BACKENDS["cuda"])
+            ranks = distributed.join(rank, 2, rendezvous, "cuda")
+        else:
+            dist.init_process_group(backend, init_method=f"file://{rendezvous}", rank=rank, world_size=2)
+            ranks = Ranks(rank, 2)
+    except RuntimeError as err:  # gloo's TCP mesh between the two ranks, not what the test checks
+        Path(out, f"rank{rank}").write_text(f"{CONNECT_FAILED}: {err}")
+        return
     try:
         total = ranks.sum(rank + 1.0, torch.tensor(10.0))
         flag = ranks.any(rank == 1)
@@ -51,19 +58,26 @@ def _sums_in_group(rank: int, backend: str | None, out: str) -> None:
     Path(out, f"rank{rank}").write_text(result)
 
 
-def sums_in_group(tmp_path: Path, backend: str | None) -> list[str]:
-    mp.start_processes(_sums_in_group, args=(backend, str(tmp_path)), nprocs=2, start_method="fork")
-    return [Path(tmp_path, f"rank{r}").read_text() for r in range(2)]
+def sums_in_group(folder: Path, backend: str | None, record_property) -> list[str]:
+    """Each rank's result. Where gloo's loopback TCP mesh fails to connect under a loaded suite ("Connection
+    closed by peer"), the group is built again in a new rendezvous, at most twice, and the retry recorded."""
+    for attempt in range(3):
+        out = folder / f"attempt{attempt}"
+        out.mkdir(parents=True)
+        mp.start_processes(_sums_in_group, args=(backend, str(out)), nprocs=2, start_method="fork")
+        results = [Path(out, f"rank{r}").read_text() for r in range(2)]
+        if not any(r.startswith(CONNECT_FAILED) for r in results):
+            return results
+        record_property("gloo_connect_retry", results)
+    raise AssertionError(f"gloo's process group never connected: {results}")
 
 
-def test_epoch_sums_work_in_the_process_group_built_for_cuda(tmp_path):
-    (tmp_path / "standin").mkdir()
-    (tmp_path / "ours").mkdir()
+def test_epoch_sums_work_in_the_process_group_built_for_cuda(tmp_path, record_property):
     # the stand-in bites: a group whose only backend serves CUDA cannot sum host tensors (the crash
     # every data-parallel CUDA run met at the end of its first epoch)
-    standin = sums_in_group(tmp_path / "standin", as_nccl_dispatches("nccl"))
+    standin = sums_in_group(tmp_path / "standin", as_nccl_dispatches("nccl"), record_property)
     assert all("No backend type associated with device type cpu" in r for r in standin), standin
-    assert sums_in_group(tmp_path / "ours", None) == ["[3.0, 20.0] True [1.0, 1.0]"] * 2
+    assert sums_in_group(tmp_path / "ours", None, record_property) == ["[3.0, 20.0] True [1.0, 1.0]"] * 2
 
 
 @pytest.mark.parametrize("n,world", [(5, 4), (128, 3), (7, 7), (1000, 8), (129, 2)])
