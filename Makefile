@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml
 	    printf "make install: needs about %s GB free for %s (torch with its CUDA libraries); %.1f GB free here\n", \
 	    need, "$(VENV)", $$4 / 1048576 > "/dev/stderr"; exit 1 }'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	# uv installs in parallel, several times faster than pip (README); pip if uv cannot be had
+	# uv installs in parallel, several times faster than pip; pip if uv cannot be had
 	$(BIN)/pip install --quiet --timeout 20 --retries 1 uv 2>/dev/null && $(UV) pip install --quiet --python $(BIN)/python $(PACKAGES) \
 	  || $(BIN)/pip install --quiet --no-compile $(PACKAGES)
 	# byte-compile what the stages, Snakemake and the tests import by importing it once, in two processes
@@ -62,7 +62,7 @@ study: install
 	@echo
 	@cat results/study/tables/claims.md
 
-# the paper's claims at 10 % and 5 % density: VGG19 at width 0.5, 5 seeds (config/sparse.yaml, read over
+# the paper's claims at 10 % and 5 % density: VGG19 at width 0.3125, 5 seeds (config/sparse.yaml, read over
 # config/study.yaml): results/sparse/tables/{table1,claims}.md
 study-sparse: install
 	$(call TIMED,sparse) table1 claims --cores $(CORES) --configfile config/demo.yaml config/study.yaml config/sparse.yaml
@@ -72,9 +72,10 @@ study-sparse: install
 
 # the README's and docs/'s result blocks regenerated from the last run, with its commit, machine and date:
 # its tables from results/<study>, its premises, claims and cells from its cells file, kept in studies/<study>
+# with its run record where the run was timed (results/<study>/run.json)
 # (`python -m n2n claims --cells studies/<study>/cells.parquet` recomputes them from the repository alone)
 PUBLISH = mkdir -p studies/$(1) && cp results/$(1)/tables/cells.parquet studies/$(1)/cells.parquet && \
-	cp results/$(1)/run.json studies/$(1)/run.json && \
+	{ [ ! -e results/$(1)/run.json ] || cp results/$(1)/run.json studies/$(1)/run.json; } && \
 	$(BIN)/python -m n2n claims --cells studies/$(1)/cells.parquet && \
 	$(BIN)/python -m n2n publish --results results/$(1) README.md docs/*.md && \
 	$(BIN)/python -m n2n publish --results studies/$(1) README.md docs/*.md

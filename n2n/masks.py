@@ -66,7 +66,7 @@ def round_counts(exact: list[float], sizes: list[int], total: int) -> list[int]:
 
 
 def erk_densities(shapes: list[tuple[int, ...]], total: int) -> list[float]:
-    """Erdos-Renyi-Kernel layer densities (Evci et al. 2020, RigL's `sparse_utils.get_sparsities`) keeping
+    """Erdos-Renyi-Kernel layer densities (Evci et al. 2020, RigL's `sparse_utils.get_sparsities_erdos_renyi`) keeping
     `total` weights: a layer's density is eps * sum(shape) / prod(shape), one eps for every layer; a layer
     that would exceed 1 is kept dense and eps is solved again over the rest. Capping every such layer at
     once equals RigL's one at a time: capping only raises eps, so a layer over 1 stays over 1."""

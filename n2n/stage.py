@@ -1,7 +1,7 @@
 """Running one pipeline stage: in the job's own process, or forked from a warm stage server.
 
 Every workflow job is a new Python process, and importing torch costs more CPU than most stages'
-work (README, "Training speed" and benchmarks/job_startup.py give the figures). For local
+work (docs/speed.md, "Why local runs are fast", and benchmarks/job_startup.py give the figures). For local
 runs the Snakefile starts one stage server (`warm_start: true`) that imports torch, pandas,
 scipy, matplotlib and n2n once. A job's script then hands its stage call to the server, which
 forks a child for it: the child starts with every module imported, takes over the job's
