@@ -13,8 +13,9 @@ from typing import Any
 import pandas as pd
 
 from n2n.cells import GRIDS, cells_frame, claim_frames, run_facts
-from n2n.claim_lines import summary
-from n2n.claims import HEALTH_MARK, NOT_RUN, PREMISE_STATUS, PREMISES, VERDICTS, ClaimOptions, claims_table
+from n2n.claim_lines import bounds, summary
+from n2n.claims import FAMILIES, HEALTH_MARK, NOT_RUN, PREMISE_STATUS, PREMISES, VERDICTS, ClaimOptions, \
+    claims_table
 from n2n.health import HealthOptions
 from n2n.io import read_cells, read_parquet, write_parquet, write_text
 
@@ -35,54 +36,79 @@ def verdict_text(verdict: str, premise: Any, verdict_all: Any = None) -> str:
             + (f" {HEALTH_MARK} (all pairs: {verdict_all})" if changed else ""))
 
 
-def summary_markdown(table: pd.DataFrame, waiting: dict[str, str] | None = None) -> str:
+def seeds_sentence(seeds: list[int], options: ClaimOptions) -> str:
+    """Which seeds the claims use, and which chose the study's regime (claims.regime_seeds)."""
+    used = ", ".join(map(str, seeds)) or "none"
+    if options.regime_seeds:
+        return (f"Seeds: the claims use seeds {used}; the regime was chosen on seeds "
+                f"{', '.join(map(str, options.regime_seeds))} (`claims.regime_seeds`), which no claim uses.")
+    return (f"Seeds: the claims use seeds {used}; the config names no seeds that chose the regime "
+            "(`claims.regime_seeds`).")
+
+
+def summary_markdown(table: pd.DataFrame, waiting: dict[str, str] | None = None, seeds: str = "") -> str:
     """The one-line-each section. `waiting`: claim -> why a claim without cells waits (a recovered cells file
     that holds accuracies only, say), said instead of "no cells in this run"."""
     out = ["## The premises and the claims, in one line each", "",
-           "The premises first: claims 1 and 5 rest on P1 in their cells, claim 2 on P2, and a claim's verdict "
-           "carries its premise's status. Each line pools its reliable rows at the seed level (a seed's "
-           "differences averaged over the rows, the test over seeds) and is decided at the level Holm applies "
-           "among the lines of its family (the premises, the claims); claims 6-8 are controls from later work, not "
-           f"the paper's. {HEALTH_MARK}: the verdict over all pairs, unhealthy seeds included, differs.", ""]
+           "The premises first: claim 1 rests on P1 in its cells, claim 2 on P2, claim 5 on P3, and a claim's verdict "
+           "carries its premise's status. Each line pools its reliable rows at the seed level (a seed's differences "
+           "averaged over the rows, the test over seeds) and is the claim's one decision, within its family: "
+           f"{', '.join(FAMILIES.values())}, each Holm-corrected over its lines (zero), its readings against the "
+           "reference from intervals at Bonferroni's level within the family (simultaneous). The recovery claims "
+           "(1, 2, 5) are read against the paper's share of the loss recovered, times this run's loss, per seed. "
+           f"Claims 6-8 are controls from later work, not the paper's. {HEALTH_MARK}: the verdict over all pairs, "
+           "unhealthy seeds included, differs.", ""]
+    if seeds:
+        out += [seeds, ""]
     lines = summary(table)
     for r in lines.itertuples():
         text = (waiting or {}).get(r.claim, r.text) if r.verdict == NOT_RUN else r.text
         out.append(f"{r.claim}. {r.statement}: {verdict_text(r.verdict, r.premise)}"
-                   f"{f' {HEALTH_MARK}' if r.health_changes_verdict else ''}. {text}"
-                   + (f" (rows: {r.tally})." if r.tally else "."))
+                   f"{f' {HEALTH_MARK}' if r.health_changes_verdict else ''}. {text}.")
         if r.claim == list(PREMISES)[-1]:
             out.append("")
     return "\n".join(out) + "\n"
 
 
+def _share(r: Any) -> str:
+    if pd.isna(r.share):
+        return ""
+    return f"{r.share:.2f} {bounds(r.share_low, r.share_high)} (paper {r.paper_share:.2f})"
+
+
 def claims_markdown(table: pd.DataFrame, health_options: HealthOptions = HealthOptions(),
-                    waiting: dict[str, str] | None = None) -> str:
+                    waiting: dict[str, str] | None = None, seeds: str = "") -> str:
     from n2n.health import legend
 
-    lines = [summary_markdown(table, waiting), "## The premises and the claims, row by row", "",
-             f"Pairs: seeds healthy in both methods ({legend(health_options)}); excluded: seeds left out and why. "
+    lines = [summary_markdown(table, waiting, seeds), "## The premises and the claims, row by row", "",
+             f"Each row is an estimate of one cell, shown at its line's levels; the line decides. Pairs: seeds "
+             f"healthy in every method the row reads ({legend(health_options)}); excluded: seeds left out and why. "
              "Difference over the pairs and its 95 % interval (Student's t), the test (paired t; an exact sign test "
-             "where the spread is zero) and its p, Holm's p within the claim, the level at which Holm decided the "
-             "row (after its first non-rejection, the level at which it stopped) and the interval at that level, "
-             "from which the verdict is read. The reference effect: the paper's in the row's units, on the row's "
-             "data set where the paper has it, else on CIFAR-10, else the config's smallest effect of interest "
-             "(the source says which). All pairs: the verdict with unhealthy seeds kept.", "",
+             "where the spread is zero) and its p, the line's Holm level and the row's interval there (zero); the "
+             "reference (the paper's, in the row's units, on the row's data set where the paper has it, else on "
+             "CIFAR-10; for a recovery claim the paper's share times this run's loss; else the config's smallest "
+             "effect of interest: the source says which) and the row's difference less it, at the line's "
+             "Bonferroni level; a recovery row's share of the run's loss recovered (Fieller), against the paper's; "
+             "the reading at those levels. All pairs: the reading with unhealthy seeds kept.", "",
              "Verdicts: " + "; ".join(f"*{v}*: {text}" for v, text in VERDICTS.items()) + ".", "",
              "Premise: " + "; ".join(f"*{v}*: {text}" for v, text in PREMISE_STATUS.items()) + ".", "",
              "| claim | model | data | density | comparison | statistic | pairs | excluded | difference | 95% CI | "
-             "test | p | p (Holm) | level | interval at level | reference | verdict |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "test | p | Holm level | interval there | reference | less reference, Bonferroni level | "
+             "share recovered | reading |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
         ci = f"[{_number(r.ci_low, '.2f')}, {_number(r.ci_high, '.2f')}]" if pd.notna(r.ci_low) else ""
         at = f"[{_number(r.decision_low, '.2f')}, {_number(r.decision_high, '.2f')}]" if pd.notna(r.decision_low) \
             else ""
+        versus = (f"[{_number(r.versus_low, '.2f')}, {_number(r.versus_high, '.2f')}] at {_number(r.level_equivalence, '.3g')}"
+                  if pd.notna(r.versus_low) else "")
         reference = f"{_number(r.reference_effect, '+.2f')} ({r.reference_source})" if pd.notna(r.reference_effect) \
             else ""
         excluded = f"{r.n_excluded} ({r.excluded})" if r.n_excluded else "0"
         lines.append(f"| {r.claim} | {_text(r.model)} | {_text(r.dataset)} | {_number(r.density, 'g')} | "
                      f"{_text(r.comparison)} | {_text(r.statistic)} | {r.n_pairs} | {excluded} | "
                      f"{_number(r.difference, '+.2f')} | {ci} | {_text(r.test)} | {_number(r.p_value, '.2g')} | "
-                     f"{_number(r.p_holm, '.2g')} | {_number(r.level, '.3g')} | {at} | {reference} | "
+                     f"{_number(r.level, '.3g')} | {at} | {reference} | {versus} | {_share(r)} | "
                      f"{verdict_text(r.verdict, r.premise, r.verdict_all)} |")
     return "\n".join(lines) + "\n"
 
@@ -97,10 +123,18 @@ def claims_from_cells(cells: pd.DataFrame) -> tuple[pd.DataFrame, HealthOptions]
     return table, health_options
 
 
-def write_claims(cells: pd.DataFrame, parquet_path: str | Path, markdown_path: str | Path) -> pd.DataFrame:
+def claims_page(cells: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """(the rows, claims.md's text) from a cells file alone."""
     table, health_options = claims_from_cells(cells)
+    seeds = seeds_sentence(sorted(int(s) for s in cells["seed"].unique()) if "seed" in cells else [],
+                           ClaimOptions(**cells.attrs.get("claims", {})))
+    return table, claims_markdown(table, health_options, cells.attrs.get("waiting", {}), seeds)
+
+
+def write_claims(cells: pd.DataFrame, parquet_path: str | Path, markdown_path: str | Path) -> pd.DataFrame:
+    table, text = claims_page(cells)
     write_parquet(parquet_path, table)
-    write_text(markdown_path, claims_markdown(table, health_options, cells.attrs.get("waiting", {})))
+    write_text(markdown_path, text)
     return table
 
 

@@ -116,6 +116,12 @@ def _semantic_problems(config: dict[str, Any]) -> list[str]:
         if dataset not in registry.DATASETS:
             problems.append(f"dataset_training: unknown dataset {dataset!r}")
     problems += _test_epoch_problems(config)
+    regime = set(config.get("claims", {}).get("regime_seeds", []))
+    for section, name in GRIDS:
+        overlap = sorted(regime & set(config[section][name].get("seeds", config["seeds"])))
+        if overlap:
+            problems.append(f"{section}/{name}: seeds {', '.join(map(str, overlap))} chose this study's regime "
+                            "(claims.regime_seeds): run the study on other seeds")
     conn = config["connectivity"]
     if conn["t_min"] >= conn["t_max"]:
         problems.append("connectivity: t_min must be below t_max")

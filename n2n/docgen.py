@@ -10,7 +10,8 @@ A generated block is marked in a page as
 `modules` (each module of n2n/ with its docstring's first sentence), `targets` (the workflow's named targets, from
 n2n.outputs and the rules), `config` (every key of the config schema with config.yaml's value, the default where
 it may be left out, and its description), `rules` (each rule's threads and resources, read from rules/*.smk),
-`faults` (what a stage says of each fault, from the templates the raising code formats).
+`faults` (what a stage says of each fault, from the templates the raising code formats), `verdicts` and `premises`
+(the claims' words and what each means, from n2n.claims).
 
 `python -m n2n docs` rewrites every block; tests/test_docs.py fails while a block differs from what the code gives.
 """
@@ -232,8 +233,26 @@ def faults(root: Path = ROOT) -> str:
     return "\n".join(["| fault | what the stage says | a rerun once it is gone |", "|---|---|---|", *rows])
 
 
+def verdicts(root: Path = ROOT) -> str:
+    """Each verdict word of the claims and what it means (n2n.claims.VERDICTS), and the health mark."""
+    from n2n.claims import HEALTH_MARK, VERDICTS
+
+    rows = [f"| {word} | {meaning} |" for word, meaning in VERDICTS.items()]
+    return "\n".join(["| verdict | meaning |", "|---|---|", *rows,
+                      f"| {HEALTH_MARK} (a mark) | the verdict over all pairs, unhealthy seeds included, differs |"])
+
+
+def premise_statuses(root: Path = ROOT) -> str:
+    """Each premise status a claim row carries and what it means (n2n.claims.PREMISE_STATUS)."""
+    from n2n.claims import PREMISE_STATUS
+
+    return "\n".join(["| premise | meaning |", "|---|---|",
+                      *(f"| {word} | {meaning} |" for word, meaning in PREMISE_STATUS.items())])
+
+
 BLOCKS: dict[str, Callable[[Path], str]] = {"modules": modules, "targets": targets, "config": config_table,
-                                            "rules": rules_table, "faults": faults}
+                                            "rules": rules_table, "faults": faults, "verdicts": verdicts,
+                                            "premises": premise_statuses}
 PAGES = ("README.md", "docs/*.md")
 
 

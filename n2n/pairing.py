@@ -40,6 +40,21 @@ class Pairs:
 
         return Pairs(self.key, sub(self.diffs, other.diffs), sub(self.all_diffs, other.all_diffs), excluded)
 
+    def restricted(self, healthy: pd.Index, every: pd.Index) -> Pairs:
+        """These pairs over the given seeds only (healthy pairs, and all pairs)."""
+        return Pairs(self.key, self.diffs[self.diffs.index.intersection(healthy)],
+                     self.all_diffs[self.all_diffs.index.intersection(every)], self.excluded)
+
+    def aligned(self, other: Pairs) -> tuple[Pairs, Pairs]:
+        """Both over the seeds both have (a seed left out of either is left out of both), with both's reasons."""
+        excluded = {s: sorted(set(self.excluded.get(s, []) + other.excluded.get(s, [])))
+                    for s in {*self.excluded, *other.excluded}}
+        healthy = self.diffs.index.intersection(other.diffs.index)
+        every = self.all_diffs.index.intersection(other.all_diffs.index)
+        mine, theirs = self.restricted(healthy, every), other.restricted(healthy, every)
+        mine.excluded, theirs.excluded = excluded, excluded
+        return mine, theirs
+
 
 def pair_cells(frame: pd.DataFrame, value: str, claim: Any,
            transform: Callable[[pd.Series], pd.Series] = lambda v: v) -> list[Pairs]:

@@ -98,3 +98,50 @@ def smallest_detectable_effect(sd: float, n: int, alpha: float = ALPHA, power: f
     from scipy.optimize import brentq
 
     return float(brentq(lambda effect: t_power(effect, sd, n, alpha) - power, 1e-9 * sd, 100 * sd))
+
+
+def bonferroni_level(p_values: list[float], alpha: float = ALPHA) -> float:
+    """alpha over the number of tested (not NaN) p-values of a family: intervals at this level hold together with
+    probability at least 1 − alpha (simultaneous coverage, which Holm's stepped levels do not give)."""
+    tested = int(np.count_nonzero(~np.isnan(np.asarray(p_values, dtype=float))))
+    return alpha / tested if tested else float("nan")
+
+
+def fieller(gain: np.ndarray, loss: np.ndarray, alpha: float = ALPHA) -> tuple[float, float, float]:
+    """(share, low, high): the share of a loss that a gain recovers, mean(gain) / mean(loss), over paired seeds,
+    and Fieller's 1 − alpha interval: every share r whose paired t-test of gain − r·loss does not reject zero,
+    so the interval and the per-seed test of a share never disagree. Unbounded where the loss itself is not
+    told apart from zero at that level (-inf or inf bounds; NaN for fewer than 3 pairs)."""
+    from scipy import stats
+
+    gain, loss = np.asarray(gain, dtype=float), np.asarray(loss, dtype=float)
+    n = len(gain)
+    share = float(gain.mean() / loss.mean()) if n and loss.mean() != 0 else float("nan")
+    if n < 3 or not np.isfinite(alpha):
+        return share, float("nan"), float("nan")
+    q = float(stats.t.ppf(1 - alpha / 2, n - 1)) ** 2 / n
+    s = np.cov(np.vstack([gain, loss]), ddof=1)
+    a = loss.mean() ** 2 - q * s[1, 1]  # (l̄² − q s_ll) r² − 2 (ḡ l̄ − q s_gl) r + (ḡ² − q s_gg) <= 0
+    b = gain.mean() * loss.mean() - q * s[0, 1]
+    c = gain.mean() ** 2 - q * s[0, 0]
+    disc = b * b - a * c
+    if a > 0 and disc >= 0:
+        return share, float((b - np.sqrt(disc)) / a), float((b + np.sqrt(disc)) / a)
+    return share, float("-inf"), float("inf")
+
+
+def pilot_design_effect(pilot_diffs: np.ndarray, n: int, alpha: float = ALPHA, power: float = DESIGN_POWER,
+                        bound: float = 0.8) -> tuple[float, float, float]:
+    """(sd, sd_upper, effect): a pilot's paired differences between pruned networks give the spread a study's
+    differences will have; its upper `bound` confidence limit (chi-square on k − 1 degrees of freedom) guards
+    against a pilot's small k, and the study's design power is stated at that limit: the smallest effect `n`
+    paired seeds detect with `power` at `alpha`."""
+    from scipy import stats
+
+    diffs = np.asarray(pilot_diffs, dtype=float)
+    k = len(diffs)
+    if k < 2:
+        raise ValueError(f"a pilot needs at least 2 paired differences, got {k}")
+    sd = float(diffs.std(ddof=1))
+    upper = float(sd * np.sqrt((k - 1) / stats.chi2.ppf(1 - bound, k - 1)))
+    return sd, upper, smallest_detectable_effect(upper, n, alpha, power)

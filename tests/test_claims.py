@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import SMALL_SKIPS
+from conftest import ROOT, SMALL_SKIPS
 from n2n.claim_lines import summary
 from n2n.claims import ALL, HEALTH_MARK, ClaimOptions, claims_table
 from n2n.claims_report import claims_markdown
@@ -32,45 +32,40 @@ PAPER_GAIN_VGG19_CIFAR10_RP_01 = 92.92 - 92.08  # n2n/reference/paper_table1.csv
 EMPTY = pd.DataFrame(columns=["model", "dataset", "method", "density", "seed", "test_accuracy", "epoch", "t", "F"])
 
 
-def test_each_verdict_from_frames_built_for_it():
-    # vgg19/cifar10, rp against n2nskip-rp; the paper's gains: 0.84 at 0.1, 3.22 at 0.05, 4.60 at 0.02
-    acc = accuracies({0.1: [1.0, 1.2, 0.9, 1.1, 1.0],        # clear gain, the paper's inside its interval
-                      0.05: [0.3, -0.4, 0.1, -0.2, 0.2],     # none, measured finely (the paper's 3.22 far outside)
-                      0.02: [-2.0, -2.2, -1.9, -2.1, -2.0]})  # reversed
-    wide = accuracies({0.1: [9.0, -8.0, 6.0, -7.0, 1.0]}).assign(method=lambda f: f["method"].str.replace(
-        "rp", "csp"))  # csp at 0.1: no effect, measured so coarsely that the paper's 0.23 could hide in it
-    few = accuracies({0.1: [1.0, 1.1]}).assign(model="resnet50")  # two pairs only
-    table = claims_table(pd.concat([acc, wide, few]), EMPTY, EMPTY, EMPTY, t_sat=1.0)
-    first = table[table["claim"] == "1"].set_index(["model", "base", "density"])
-    # by hand: the four reliable rows' p, Holm's levels in their order, each row's interval at its level
-    diffs = {(b, x): np.array(d) for (b, x), d in {("rp", 0.1): [1.0, 1.2, 0.9, 1.1, 1.0],
-                                                  ("rp", 0.05): [0.3, -0.4, 0.1, -0.2, 0.2],
-                                                  ("rp", 0.02): [-2.0, -2.2, -1.9, -2.1, -2.0],
-                                                  ("csp", 0.1): [9.0, -8.0, 6.0, -7.0, 1.0]}.items()}
-    p = {k: t_test_by_hand(v)[2] for k, v in diffs.items()}
-    levels = holm_by_hand(p)
-    assert [levels[k] for k in sorted(p, key=p.get)] == pytest.approx([0.0125, 0.05 / 3, 0.025, 0.025])
-    for key, expected in {("rp", 0.1): "supported", ("rp", 0.05): "paper's effect ruled out",
-                          ("rp", 0.02): "contradicted", ("csp", 0.1): "cannot tell"}.items():
-        row = first.loc[("vgg19", *key)]
-        low, high = interval_by_hand(diffs[key], levels[key])
-        assert row["level"] == pytest.approx(levels[key]) and row["verdict"] == expected, key
-        assert (row["decision_low"], row["decision_high"]) == pytest.approx((low, high))
-    assert first.loc[("vgg19", "rp", 0.1), "decision_low"] < PAPER_GAIN_VGG19_CIFAR10_RP_01
-    assert first.loc[("resnet50", "rp", 0.1), "verdict"] == "unreliable"
-    row = first.loc[("vgg19", "rp", 0.1)]
-    assert row["n_pairs"] == 5 and row["n_excluded"] == 0 and row["difference"] == pytest.approx(1.04)
-    assert row["reference_effect"] == pytest.approx(PAPER_GAIN_VGG19_CIFAR10_RP_01)
-    assert row["reference_source"] == "Table 1"
+PAPER_GAINS_VGG19_CIFAR10_RP = {0.1: 92.92 - 92.08, 0.05: 92.65 - 89.43, 0.02: 91.12 - 86.52}  # Table 1
+
+
+@pytest.mark.parametrize("density, gains, expected", [
+    (0.1, [1.0, 1.2, 0.9, 1.1, 1.0], "supported"),  # a clear gain, the paper's 0.84 inside its interval's reach
+    (0.05, [0.3, -0.4, 0.1, -0.2, 0.2], "paper's effect ruled out"),  # none, finely measured; the paper's 3.22 far
+    (0.02, [-2.0, -2.2, -1.9, -2.1, -2.0], "contradicted"),  # reversed
+    (0.1, [9.0, -8.0, 6.0, -7.0, 1.0], "cannot tell"),  # no effect, measured so coarsely that the paper's could hide
+])
+def test_each_verdict_from_a_one_row_claim_built_for_it(density, gains, expected):
+    """One row, no dense network (so a fixed reference: the paper's gain): the claim's line is its row, alone in
+    the paper's family, so Holm's level and Bonferroni's are both 0.05; zero is decided by the t-test's p, the
+    reference by the interval of the differences less the paper's gain."""
+    table = claims_table(accuracies({density: gains}), EMPTY, EMPTY, EMPTY, t_sat=1.0)
+    row = table.set_index("claim").loc["1"]
+    diffs, paper = np.array(gains), PAPER_GAINS_VGG19_CIFAR10_RP[density]
+    _, _, p = t_test_by_hand(diffs)
+    low, high = interval_by_hand(diffs, 0.05)
+    v_low, v_high = interval_by_hand(diffs - paper, 0.05)
+    by_hand = ("cannot tell" if p >= 0.05 and not v_high < 0 else "paper's effect ruled out" if p >= 0.05
+               else "contradicted" if diffs.mean() < 0 else "supported, smaller than the paper's" if v_high < 0
+               else "supported")
+    assert by_hand == expected and row["verdict"] == expected
+    assert row["level"] == pytest.approx(0.05) and row["level_equivalence"] == pytest.approx(0.05)
+    assert (row["decision_low"], row["decision_high"]) == pytest.approx((low, high))
+    assert (row["versus_low"], row["versus_high"]) == pytest.approx((v_low, v_high))
+    assert row["reference_effect"] == pytest.approx(paper) and row["reference_source"] == "Table 1"
+    assert row["reference_kind"] == "paper" and row["n_pairs"] == 5 and row["n_excluded"] == 0
     assert row["half_width"] == pytest.approx((row["ci_high"] - row["ci_low"]) / 2)
-    assert row["p_holm"] >= row["p_value"]
-    second = table[table["claim"] == "2"].set_index(["model", "base", "density"])  # gains at 0.05, 0.02 against 0.1's
-    assert second.loc[("vgg19", "rp", 0.02), "verdict"] == "contradicted"
+    line = summary(table).set_index("claim").loc["1"]
+    assert line["verdict"] == row["verdict"]  # one row: the line reads as its row
     for claim in ("3", "4", "5"):  # no cells for them here: listed, never dropped
         rows = table[table["claim"] == claim]
         assert len(rows) == 1 and rows["verdict"].iloc[0] == "not run"
-    lines = summary(table).set_index("claim")
-    assert lines.loc["1", "reliable_rows"] == 4 and lines.loc["4", "verdict"] == "not run"
     assert claims_markdown(table).startswith("## The premises and the claims, in one line each")
 
 
@@ -151,17 +146,17 @@ def test_every_claim_tested_gives_one_summary_line_each():
     skips = acc.assign(method=lambda f: f["method"].str.replace("^rp$", "resskip-rp", regex=True))
     table = claims_table(acc, metrics, heat, skips, t_sat=1.0)
     lines = summary(table)
-    assert lines["claim"].tolist() == list(ALL) == ["P1", "P2", "1", "2", "3", "4", "5", "6", "7", "8"]
+    assert lines["claim"].tolist() == list(ALL) == ["P1", "P2", "P3", "1", "2", "3", "4", "5", "6", "7", "8"]
     lines = lines.set_index("claim")
     assert (lines.loc[["1", "2", "3", "4", "5"], "reliable_rows"] > 0).all()
     assert lines.loc[["6", "7", "8"], "verdict"].tolist() == ["not run"] * 3  # no erk or shuffled cells
     assert lines.loc["1", "verdict"].startswith("supported") and lines.loc["1", "text"].startswith("mean difference +1.")
-    assert "Holm over the claims" in lines.loc["4", "text"]
-    assert lines.loc[["P1", "P2"], "verdict"].tolist() == ["not run"] * 2  # no dense cells
+    assert "Holm over the paper's claims" in lines.loc["4", "text"]
+    assert lines.loc[["P1", "P2", "P3"], "verdict"].tolist() == ["not run"] * 3  # no dense cells
     assert lines.loc["1", "premise"] == "not measured" and lines.loc["4", "premise"] == ""
     markdown = claims_markdown(table)
     summary_part = markdown.split("## The premises and the claims, row by row")[0]
-    assert sum(1 for line in summary_part.splitlines() if line.split(" ", 1)[0] in {f"{n}." for n in ALL}) == 10
+    assert sum(1 for line in summary_part.splitlines() if line.split(" ", 1)[0] in {f"{n}." for n in ALL}) == 11
 
 
 def test_a_data_set_without_paper_values_takes_cifar10s_and_says_so():
@@ -293,8 +288,7 @@ def test_a_claims_line_pools_its_rows_at_the_seed_level():
     # the lines are one family: Holm over the claims that have a p (here claim 1 alone)
     assert line["p_holm"] == pytest.approx(p, rel=1e-9) and line["level"] == pytest.approx(0.05)
     rows = table[table["claim"] == "1"]
-    assert line["rows_supported"] == int((rows["verdict"] == "supported").sum())
-    assert f"{line['rows_supported']} of 2 reliable rows supported on their own" in line["text"]
+    assert (rows["level"] == line["level"]).all() and (rows["level_equivalence"] == line["level_equivalence"]).all()
 
 
 def test_design_power_agrees_with_a_simulation_of_the_t_test():
@@ -426,19 +420,24 @@ def test_the_premises_from_dense_and_the_plain_pruner_and_each_claim_row_carries
     table = claims_table(pd.DataFrame(rows), EMPTY, EMPTY, EMPTY, t_sat=1.0)
     p1 = table[table["claim"] == "P1"].set_index(["model", "base", "density"])
     assert len(p1) == 3 and "n2nskip-rp" not in set(p1.index.get_level_values("base"))  # plain pruners only
-    # by hand: three P1 rows in one family, their p and Holm's levels, each verdict from its interval
+    # by hand: the premises' family holds two lines, P1 (its three rows pooled per seed) and P2 (one row); Holm
+    # over their p gives P1's level, Bonferroni's is 0.05 / 2; each P1 row is read at those two levels
     costs = {("rp", 0.1): cost_01, ("rp", 0.05): cost_005, ("csp", 0.1): noisy}
-    p = {k: t_test_by_hand(v)[2] for k, v in costs.items()}
-    levels = holm_by_hand(p)
+    lines_p = {"P1": t_test_by_hand((cost_01 + cost_005 + noisy) / 3)[2], "P2": t_test_by_hand(cost_005 - cost_01)[2]}
+    level = holm_by_hand(lines_p)["P1"]
     paper = {("rp", 0.1): 93.16 - 92.08, ("rp", 0.05): 93.16 - 89.43, ("csp", 0.1): 93.16 - 92.79}  # Table 1
     for key, expected in {("rp", 0.1): "supported", ("rp", 0.05): "contradicted",
                           ("csp", 0.1): "cannot tell"}.items():
         row = p1.loc[("vgg19", *key)]
-        low, high = interval_by_hand(costs[key], levels[key])
-        assert row["difference"] == pytest.approx(costs[key].mean()) and row["p_value"] == pytest.approx(p[key])
+        p = t_test_by_hand(costs[key])[2]
+        low, high = interval_by_hand(costs[key], level)
+        v_low, v_high = interval_by_hand(costs[key] - paper[key], 0.05 / 2)
+        assert row["difference"] == pytest.approx(costs[key].mean()) and row["p_value"] == pytest.approx(p)
         assert row["reference_effect"] == pytest.approx(paper[key]) and row["comparison"] == f"dense − {key[0]}"
+        assert row["level"] == pytest.approx(level) and row["level_equivalence"] == pytest.approx(0.025)
         assert (row["decision_low"], row["decision_high"]) == pytest.approx((low, high))
-        assert row["verdict"] == expected, key
+        assert (row["versus_low"], row["versus_high"]) == pytest.approx((v_low, v_high))
+        assert (p < level) == (expected != "cannot tell") and row["verdict"] == expected, key
     p2 = table[table["claim"] == "P2"].iloc[0]  # rp at 0.1 − rp at 0.05: the cost shrank
     assert p2["difference"] == pytest.approx((cost_005 - cost_01).mean()) and p2["verdict"] == "contradicted"
     assert p2["reference_effect"] == pytest.approx(92.08 - 89.43)
@@ -447,7 +446,7 @@ def test_the_premises_from_dense_and_the_plain_pruner_and_each_claim_row_carries
     assert one[("vgg19", "rp", 0.1)] == "holds" and one[("vgg19", "rp", 0.05)] == "not met"
     assert one[("vgg19", "csp", 0.1)] == "not shown" and one[("resnet50", "rp", 0.1)] == "not measured"
     assert table[table["claim"] == "2"]["premise"].tolist() == ["not met"]
-    assert set(table[table["claim"].isin(["3", "4", "6", "7", "8", "P1", "P2"])]["premise"]) == {""}
+    assert set(table[table["claim"].isin(["3", "4", "6", "7", "8", "P1", "P2", "P3"])]["premise"]) == {""}
     markdown = claims_markdown(table)
     row_line = next(line for line in markdown.splitlines() if line.startswith("| 1 | vgg19 | cifar10 | 0.05 |"))
     assert row_line.endswith("· premise not met |")
@@ -517,3 +516,200 @@ def test_a_line_without_healthy_pairs_still_says_what_all_pairs_show():
     assert line["verdict"] == "unreliable" and line["p_value_all"] == pytest.approx(p, rel=1e-9)
     assert line["verdict_all"] == "supported" and line["health_changes_verdict"]
     assert f"over all pairs, unhealthy seeds included: supported {HEALTH_MARK}" in line["text"]
+
+
+# --- the scaled references, the families, the words and the seeds (issue: verdicts that compare like with like)
+
+
+def recovery_cells(dense: list[float], losses: list[float], gains: list[float], density: float = 0.1,
+                   twin: str = "n2nskip-rp", plain: str = "rp") -> pd.DataFrame:
+    """vgg19/cifar10 cells: dense per seed, the plain pruner at dense − loss, its twin at that + gain."""
+    rows = []
+    for seed, (d, loss, gain) in enumerate(zip(dense, losses, gains)):
+        rows += [dict(model="vgg19", dataset="cifar10", method="dense", density=1.0, seed=seed, test_accuracy=d),
+                 dict(model="vgg19", dataset="cifar10", method=plain, density=density, seed=seed,
+                      test_accuracy=d - loss),
+                 dict(model="vgg19", dataset="cifar10", method=twin, density=density, seed=seed,
+                      test_accuracy=d - loss + gain)]
+    return pd.DataFrame(rows)
+
+
+def fieller_by_brute_force(gains: np.ndarray, losses: np.ndarray, level: float) -> tuple[float, float]:
+    """The shares r on a fine grid whose t-test of gain − r·loss does not reject at `level`: their range."""
+    from scipy.stats import t
+
+    grid = np.linspace(-3, 3, 60001)[:, None]
+    versus = gains[None, :] - grid * losses[None, :]  # one row per share r
+    n = len(gains)
+    stat = versus.mean(axis=1) / (versus.std(axis=1, ddof=1) / np.sqrt(n))
+    kept = grid[2 * t.sf(np.abs(stat), n - 1) >= level, 0]
+    return kept.min(), kept.max()
+
+
+def test_a_recovery_claim_is_read_against_the_papers_share_of_the_runs_loss():
+    dense = [90.0, 90.3, 89.8, 90.1, 90.2]
+    losses = np.array([1.6, 1.5, 1.7, 1.6, 1.5])  # the run loses about 1.6 points at 0.1, more than the paper's 1.08
+    gains = np.array([0.5, 0.7, 0.4, 0.6, 0.5])  # and recovers about a third of it
+    table = claims_table(recovery_cells(dense, list(losses), list(gains)), EMPTY, EMPTY, EMPTY, t_sat=1.0)
+    row = table.set_index("claim").loc["1"]
+    share = (92.92 - 92.08) / (93.16 - 92.08)  # Table 1, VGG19 CIFAR-10 rp at 0.1: 0.84 of 1.08 recovered
+    versus = gains - share * losses  # per seed: the gain less the paper's share of this seed's loss
+    assert row["reference_kind"] == "scaled" and row["paper_share"] == pytest.approx(share)
+    assert row["reference_effect"] == pytest.approx((share * losses).mean())
+    # the family: P1 (one row) is the premises' only line; claim 1 the paper claims' only: both levels 0.05
+    v_low, v_high = interval_by_hand(versus, 0.05)
+    assert (row["versus_low"], row["versus_high"]) == pytest.approx((v_low, v_high))
+    assert v_high < 0 < t_test_by_hand(gains)[0] and row["verdict"] == "supported, smaller than the paper's"
+    # Fieller's interval is the set of shares the per-seed test does not reject
+    low, high = fieller_by_brute_force(gains, losses, 0.05)
+    assert (row["share_low"], row["share_high"]) == pytest.approx((low, high), abs=2e-4)
+    assert row["share"] == pytest.approx(gains.mean() / losses.mean()) and high < share
+    # against the paper's raw gain (0.84) the same row would have read otherwise: the scale matters
+    assert interval_by_hand(gains - 0.84, 0.05)[1] < 0
+    full = claims_table(recovery_cells(dense, list(losses), list(share * losses + [0.1, -0.1, 0.05, -0.05, 0.0])),
+                        EMPTY, EMPTY, EMPTY, t_sat=1.0).set_index("claim").loc["1"]
+    assert full["verdict"] == "supported"  # recovering the paper's share of this run's loss is the paper's effect
+    assert row["premise"] == "holds"
+
+
+def test_claim_five_scales_resskips_own_loss_not_the_plain_pruners():
+    dense = [90.0, 90.3, 89.8, 90.1, 90.2]
+    rp_losses = np.array([6.0, 6.2, 5.9, 6.1, 6.0])  # the plain pruner loses a lot
+    resskip_losses = np.array([0.5, 0.7, 0.4, 0.6, 0.5])  # ResSkip little
+    acc = recovery_cells(dense, list(rp_losses), [0.0] * 5, density=0.05)
+    skips = pd.DataFrame([dict(model="vgg19", dataset="cifar10", method=m, density=0.05, seed=s, test_accuracy=a)
+                          for s, d in enumerate(dense)
+                          for m, a in (("resskip-rp", d - resskip_losses[s]),
+                                       ("n2nskip-rp", d - resskip_losses[s] + 0.3 + 0.05 * s))])
+    table = claims_table(acc, EMPTY, EMPTY, skips, t_sat=1.0)
+    five = table.set_index("claim").loc["5"]
+    # Figure 6 (read off): n2nskip-rp 7.6 % error, resskip-rp 8.8 % at 0.05; dense 93.16 % (Table 1)
+    fig6 = pd.read_csv(ROOT / "n2n" / "reference" / "paper_fig6_approx.csv")
+    error = {m: float(fig6[(fig6["model"] == "vgg19") & (fig6["dataset"] == "cifar10") & (fig6["method"] == m)
+                           & np.isclose(fig6["density"], 0.05)]["test_error"].iloc[0])
+             for m in ("n2nskip-rp", "resskip-rp")}
+    share = (error["resskip-rp"] - error["n2nskip-rp"]) / (93.16 - (100 - error["resskip-rp"]))
+    assert five["paper_share"] == pytest.approx(share)
+    assert five["reference_effect"] == pytest.approx((share * resskip_losses).mean())  # ResSkip's loss, not rp's
+    p3 = table.set_index("claim").loc["P3"]
+    # ResSkip's loss (0.54) lies below the paper's (93.16 − 91.2): claim 5's premise is ResSkip's, not rp's
+    assert p3["difference"] == pytest.approx(resskip_losses.mean())
+    assert five["premise"] == "holds, smaller than the paper's"
+
+
+def two_claims(first: list[float], control: list[float]) -> pd.DataFrame:
+    """vgg19/cifar10 at 0.1: n2nskip-rp − rp per seed `first` (claim 1), csp − csp_shuffled `control` (claim 8)."""
+    rows = []
+    for seed, (a, b) in enumerate(zip(first, control)):
+        rows += [dict(model="vgg19", dataset="cifar10", method="rp", density=0.1, seed=seed, test_accuracy=90.0),
+                 dict(model="vgg19", dataset="cifar10", method="n2nskip-rp", density=0.1, seed=seed,
+                      test_accuracy=90.0 + a),
+                 dict(model="vgg19", dataset="cifar10", method="csp_shuffled", density=0.1, seed=seed,
+                      test_accuracy=91.0),
+                 dict(model="vgg19", dataset="cifar10", method="csp", density=0.1, seed=seed, test_accuracy=91.0 + b)]
+    return pd.DataFrame(rows)
+
+
+def test_the_controls_are_a_family_of_their_own():
+    # claim 1's p is about 0.03: alone in the paper's family it is decided at 0.05 and rejected; were the
+    # controls in its family (claim 8 with p about 0.001 goes first), Holm would decide it at 0.025 and not reject
+    first, control = [0.8, 0.1, 0.9, 0.2, 0.6], [1.0, 1.1, 0.9, 1.05, 0.95]
+    _, _, p_first = t_test_by_hand(np.array(first))
+    _, _, p_control = t_test_by_hand(np.array(control))
+    assert p_control < 0.025 < p_first < 0.05
+    lines = summary(claims_table(two_claims(first, control), EMPTY, EMPTY, EMPTY, t_sat=1.0)).set_index("claim")
+    assert lines.loc["1", "family"] == "paper" and lines.loc["8", "family"] == "controls"
+    assert lines.loc["1", "level"] == pytest.approx(0.05) and lines.loc["1", "verdict"].startswith("supported")
+    assert lines.loc["8", "level"] == pytest.approx(0.05) and lines.loc["8", "p_holm"] == pytest.approx(p_control)
+
+
+def test_a_line_decides_zero_at_holms_level_and_the_reference_at_bonferronis_and_its_rows_follow():
+    # two paper lines: claim 3 (p about 0.002) first, then claim 1 (p about 0.03): Holm decides claim 1 at 0.05
+    # after claim 3 at 0.025; Bonferroni's level is 0.025 for both
+    first = np.array([0.8, 0.1, 0.9, 0.2, 0.6])
+    early = np.array([2.0, 2.1, 1.9, 2.05, 1.95])
+    acc = accuracies({0.1: list(first)})
+    metrics = accuracies({0.1: list(early)}).assign(epoch=1)
+    table = claims_table(acc, metrics, EMPTY, EMPTY, t_sat=1.0, options=ClaimOptions(early_epoch=1))
+    lines = summary(table).set_index("claim")
+    p = {"1": t_test_by_hand(first)[2], "3": t_test_by_hand(early)[2]}
+    assert p["3"] < 0.025 < p["1"] < 0.05
+    levels = holm_by_hand(p)
+    assert levels == pytest.approx({"3": 0.025, "1": 0.05})
+    one = lines.loc["1"]
+    assert one["level"] == pytest.approx(0.05) and one["level_equivalence"] == pytest.approx(0.025)
+    low, high = interval_by_hand(first, 0.05)  # at Holm's level, not the nominal one of a row's own 95 % interval
+    v_low, v_high = interval_by_hand(first - PAPER_GAINS_VGG19_CIFAR10_RP[0.1], 0.025)
+    assert (one["decision_low"], one["decision_high"]) == pytest.approx((low, high))
+    assert (one["versus_low"], one["versus_high"]) == pytest.approx((v_low, v_high))
+    assert one["verdict"] == "supported"
+    row = table.set_index("claim").loc["1"]  # the row, read at its line's levels, reads as its line
+    assert (row["level"], row["level_equivalence"]) == pytest.approx((0.05, 0.025))
+    assert (row["versus_low"], row["versus_high"]) == pytest.approx((v_low, v_high)) and row["verdict"] == "supported"
+
+
+def test_ruled_out_means_short_of_the_reference_not_of_its_negative():
+    # the interval of the differences holds zero and the paper's +0.84 but not −0.84: cannot tell
+    gains = np.array([1.0, -0.4, 1.2, 0.1, 0.5])
+    low, high = interval_by_hand(gains, 0.05)
+    assert low < 0 < 0.84 < high and -0.84 < low
+    row = claims_table(accuracies({0.1: list(gains)}), EMPTY, EMPTY, EMPTY, t_sat=1.0).set_index("claim").loc["1"]
+    assert row["verdict"] == "cannot tell"
+
+
+def test_a_reference_of_interest_says_effect_of_interest_and_a_reversal_is_contradicted_whatever_the_reference():
+    # claim 3's reference is the smallest effect of interest (1 point): no effect, finely measured
+    metrics = accuracies({0.1: [0.1, -0.1, 0.05, -0.05, 0.0]}).assign(epoch=1)
+    row = claims_table(EMPTY, metrics, EMPTY, EMPTY, t_sat=1.0, options=ClaimOptions(early_epoch=1)).set_index(
+        "claim").loc["3"]
+    assert row["reference_kind"] == "interest" and row["verdict"] == "effect of interest ruled out"
+    small = accuracies({0.1: [0.3, 0.35, 0.28, 0.32, 0.3]}).assign(epoch=1)
+    row = claims_table(EMPTY, small, EMPTY, EMPTY, t_sat=1.0, options=ClaimOptions(early_epoch=1)).set_index(
+        "claim").loc["3"]
+    assert row["verdict"] == "supported, smaller than the effect of interest"
+    reversed_ = accuracies({0.1: [-0.3, -0.35, -0.28, -0.32, -0.3]}).assign(epoch=1)
+    line = summary(claims_table(EMPTY, reversed_, EMPTY, EMPTY, t_sat=1.0, options=ClaimOptions(early_epoch=1))
+                   ).set_index("claim").loc["3"]
+    assert line["verdict"] == "contradicted"
+
+
+def test_a_premise_smaller_than_the_papers_loss_says_so():
+    dense = [90.0, 90.3, 89.8, 90.1, 90.2]
+    losses = [0.3, 0.35, 0.28, 0.32, 0.3]  # a loss, but far below the paper's 3.73 at 0.05
+    table = claims_table(recovery_cells(dense, losses, [0.1] * 5, density=0.05), EMPTY, EMPTY, EMPTY, t_sat=1.0)
+    rows = table.set_index("claim")
+    assert rows.loc["P1", "verdict"] == "supported, smaller than the paper's"
+    assert rows.loc["1", "premise"] == "holds, smaller than the paper's"
+
+
+def test_seeds_that_chose_the_regime_are_refused_naming_them():
+    from n2n.claims import SeedOverlap
+
+    acc = accuracies({0.1: [1.0, 1.2, 0.9, 1.1, 1.0]})
+    with pytest.raises(SeedOverlap, match=r"seeds 1, 3 chose this study's regime"):
+        claims_table(acc, EMPTY, EMPTY, EMPTY, t_sat=1.0, options=ClaimOptions(regime_seeds=(1, 3, 100)))
+    claims_table(acc, EMPTY, EMPTY, EMPTY, t_sat=1.0, options=ClaimOptions(regime_seeds=(100, 101)))
+
+
+def test_pairs_are_matched_by_seed_not_by_row_position():
+    acc = accuracies({0.1: [1.0, 1.2, 0.9, 1.1, 1.0]})
+    acc["test_accuracy"] += acc["seed"] * 3.0  # seeds differ a lot: only pairing by seed cancels it
+    shuffled = pd.concat([acc[acc["method"] == "rp"].iloc[::-1], acc[acc["method"] == "n2nskip-rp"]])
+    row = claims_table(shuffled, EMPTY, EMPTY, EMPTY, t_sat=1.0).set_index("claim").loc["1"]
+    assert row["difference"] == pytest.approx(1.04) and row["ci_high"] - row["ci_low"] < 0.5
+    assert row["verdict"] == "supported"
+
+
+def test_the_health_mark_follows_a_line_whose_verdict_changes_and_no_other():
+    steady = accuracies({0.1: [1.0, 1.2, 0.9, 1.1, 1.0]})
+    health = steady.assign(chance_accuracy=10.0, cut_apart=False, train_loss_first=2.3, train_loss_best_later=0.5)
+    line = next(l for l in claims_markdown(claims_table(steady, EMPTY, EMPTY, EMPTY, t_sat=1.0, health=health)
+                                           ).splitlines() if l.startswith("1. "))
+    assert HEALTH_MARK not in line
+    acc = steady.copy()
+    health.loc[(health["method"] == "rp") & health["seed"].isin([1, 3]), "test_accuracy"] = 12.0
+    acc.loc[(acc["method"] == "rp") & acc["seed"].isin([1, 3]), "test_accuracy"] = 12.0
+    line = next(l for l in claims_markdown(claims_table(acc, EMPTY, EMPTY, EMPTY, t_sat=1.0, health=health)
+                                           ).splitlines() if l.startswith("1. "))
+    assert line.startswith(f"1. N2NSkip-X is more accurate than X at the same density (Tables 1, 2): **supported** "
+                           f"· premise not measured {HEALTH_MARK}.")

@@ -46,6 +46,8 @@ def test_paper_grid_sizes(paper_config):
         (lambda c: c["tables"]["table1"].update(methods={"vgg19": ["rp"], "resnet50": ["cps"]}), "pruner 'cps'"),
         (lambda c: c["tables"]["table1"].update(densities={"vgg19": [2.0], "resnet50": [0.1]}),
          "tables/table1/densities/vgg19/0"),
+        (lambda c: c["claims"].update(regime_seeds=[3, 100]),
+         "tables/table1: seeds 3 chose this study's regime (claims.regime_seeds)"),
     ],
 )
 def test_bad_config_names_the_problem(paper_config, edit, message):

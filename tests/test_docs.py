@@ -305,7 +305,7 @@ def test_publish_regenerates_a_pages_result_blocks_from_a_run_and_says_where_the
 def test_every_studys_blocks_and_claims_page_are_what_its_cells_file_gives():
     """A study's premises, claims and cells in the pages are recomputed from studies/<study>/cells.parquet, the
     file the repository keeps: a page or a claims.md that no longer matches it fails here."""
-    from n2n.claims_report import claims_from_cells, claims_markdown
+    from n2n.claims_report import claims_page
     from n2n.io import read_parquet
     from n2n.publish import MARKER, study_block_text
 
@@ -323,8 +323,7 @@ def test_every_studys_blocks_and_claims_page_are_what_its_cells_file_gives():
     assert seen >= {f"studies/{s.name}" for s in studies}, "a study's cells file that no page publishes"
     for study in studies:
         cells = read_parquet(study / "cells.parquet")
-        table, options = claims_from_cells(cells)
-        assert (study / "claims.md").read_text() == claims_markdown(table, options, cells.attrs.get("waiting", {}))
+        assert (study / "claims.md").read_text() == claims_page(cells)[1]
         assert {"commit", "cpu", "date"} <= set(cells.columns) and cells["commit"].notna().all()
 
 
@@ -413,6 +412,21 @@ def test_a_design_power_a_page_states_is_what_its_dense_seeds_give():
                 float(effect), abs=0.005), f"{page.name}: seeds {seeds} give another design power than {effect}"
             found += 1
     assert found >= 3
+
+
+def test_a_design_power_a_page_states_from_a_pilots_pruned_pairs_is_what_they_give():
+    from n2n.stats import pilot_design_effect
+
+    found = 0
+    for page in PAGES:
+        text = re.sub(r"\s+", " ", page.read_text())
+        for diffs, effect in re.findall(r"pilot's paired differences ((?:-?\d+\.\d+, )+-?\d+\.\d+) give 5 paired seeds "
+                                        r"80 % power at α = 0.05 to detect ([\d.]+) points", text):
+            values = [float(v) for v in diffs.split(", ")]
+            assert pilot_design_effect(values, 5)[2] == pytest.approx(float(effect), abs=0.005), \
+                f"{page.name}: the pilot's differences {diffs} give another design power than {effect}"
+            found += 1
+    assert found >= 1
 
 
 MATMUL_RATE = re.compile(r"matmul\b[^.]*?\b(\d+(?:\.\d+)?) GFLOP/s(?: on (?:one|1) thread)?"

@@ -105,15 +105,16 @@ def test_timed_without_a_command_or_a_block_without_its_record_is_named(tmp_path
 def test_what_a_study_left_out_is_priced_at_its_runs_median_seconds_per_training():
     from n2n.runrecord import left_out_block
 
-    trainings = [{"method": "rp", "seconds": s} for s in (100.0, 300.0, 200.0)] + [
-        {"method": "n2nskip-rp", "seconds": s} for s in (400.0, 500.0)]
+    # means differ from medians (rp 300 against 200, n2nskip-rp 600 against 500): the median is what prices
+    trainings = [{"method": "rp", "seconds": s} for s in (100.0, 600.0, 200.0)] + [
+        {"method": "n2nskip-rp", "seconds": s} for s in (400.0, 500.0, 900.0)]
     record = {"invocations": [{"seconds": 1000.0, "trainings": trainings[:2]},
                               {"seconds": 200.0, "trainings": trainings[2:]}]}
     spec = {"at_a_time": 2, "left_out": [{"cells": "csp and n2nskip-csp", "priced_as": {"rp": 4, "n2nskip-rp": 2}},
                                          {"cells": "ResNet50", "trainings": 30, "unpriced": "not measured"}]}
     text = left_out_block(record, spec, "studies/x")
-    # by hand: medians rp 200 s, n2nskip-rp 450 s; (4 x 200 + 2 x 450) / 2 = 850 s; the run 1200 s, with it 2050 s
-    assert "| csp and n2nskip-csp | 6 | 4 × rp, 2 × n2nskip-rp | 14 min 10 s | 34 min 10 s |" in text
+    # by hand: medians rp 200 s, n2nskip-rp 500 s; (4 x 200 + 2 x 500) / 2 = 900 s; the run 1200 s, with it 2100 s
+    assert "| csp and n2nskip-csp | 6 | 4 × rp, 2 × n2nskip-rp | 15 min 0 s | 35 min 0 s |" in text
     assert "| ResNet50 | 30 | | not measured | |" in text and "the run itself took 20 min 0 s" in text
     spec["left_out"][0]["priced_as"] = {"erk": 3}
     with pytest.raises(ValueError, match=r"prices 'csp and n2nskip-csp' as \['erk'\], which the run did not train"):
