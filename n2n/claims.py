@@ -123,7 +123,8 @@ CLAIMS = {c.number: c for c in [
     Claim("5", "At high sparsity N2NSkip-X loses less accuracy than ResSkip-X (Figure 6)", +1, "n2nskip-{base}",
           "resskip-{base}", "N2NSkip, Figure 6", premise="P3"),
     Claim("6", "Control: N2NSkip-rp is more accurate than random pruning at ERK layer densities (erk)", +1,
-          "n2nskip-rp", "erk", "Liu et al. 2022; Evci et al. 2020 (ERK)", bases=("rp",), family="controls"),
+          "n2nskip-{base}", "erk", "Liu et al. 2022; Evci et al. 2020 (ERK)", bases=("rp", "rp_weights"),
+          family="controls"),
     Claim("7", "Control: N2NSkip adds to a good allocation: N2NSkip-erk is more accurate than erk", +1,
           "n2nskip-{base}", "{base}", "Liu et al. 2022; Evci et al. 2020 (ERK)", bases=("erk",), family="controls"),
     Claim("8", "Control: the pruner's per-weight choice matters: X is more accurate than X shuffled within each layer",
@@ -200,6 +201,9 @@ def _row(claim: Claim, pairs: Pairs, statistic: str, reference: tuple[float, str
     test = _test(diffs)
     if versus is None:  # a fixed reference: the differences less it
         versus = Versus(pairs.diffs - reference[0], pairs.all_diffs - reference[0])
+    base = pairs.key.get("base", "")
+    if kind != INTEREST and paper_method(base) != base:
+        reference = (reference[0], f"{reference[1]}; the paper's {paper_method(base)} for {base}")
     return {"claim": claim.number, "statement": claim.statement, "family": claim.family, **pairs.key,
             "statistic": statistic, "n_pairs": len(diffs), "n_excluded": len(pairs.excluded),
             "excluded": excluded_text(pairs.excluded), "difference": test["estimate"], "ci_low": test["ci_low"],
@@ -212,9 +216,22 @@ def _row(claim: Claim, pairs: Pairs, statistic: str, reference: tuple[float, str
             "seed_differences_all": by_seed(pairs.all_diffs), "seed_versus_all": by_seed(versus.every)}
 
 
+# a pruner of ours whose reference numbers are the paper's for another: weight-level random pruning is read
+# against the paper's RP, the random pruning the paper reports (the row's source says so)
+PAPER_COUNTERPART = {"rp_weights": "rp"}
+
+
+def paper_method(method: str) -> str:
+    """The paper's name for a method: 'n2nskip-rp_weights' -> 'n2nskip-rp'."""
+    skip, _, base = method.rpartition("-")
+    base = PAPER_COUNTERPART.get(base, base)
+    return f"{skip}-{base}" if skip else base
+
+
 def _paper_value(ref: pd.DataFrame, column: str, model: str, dataset: str, method: str, density: float,
                  transform: Callable[[float], float] = float) -> tuple[float, str]:
     """transform(the paper's value) of (method, density) for this model, on `dataset`, else on CIFAR-10."""
+    method = paper_method(method)
     for data in dict.fromkeys([dataset, "cifar10"]):
         hit = ref[(ref["model"] == model) & (ref["dataset"] == data) & (ref["method"] == method)
                   & np.isclose(ref["density"], density)]

@@ -85,13 +85,13 @@ MODELS: dict[str, Model] = {
 
 PRUNERS: dict[str, str] = {
     "dense": "n2n.pruners.dense:DensePruner",
-    "rp": "n2n.pruners.random:RandomPruner",
+    "rp": "n2n.pruners.channel:ChannelRandomPruner",  # the paper's RP: expander graphs over channels
+    "rp_weights": "n2n.pruners.random:RandomPruner",  # random single weights, every layer at the same density
     "csp": "n2n.pruners.csp:ConnectionSensitivityPruner",
     "scl": "n2n.pruners.scl:SparseConnectivityLearning",
     "grasp": "n2n.pruners.grasp:GraSPPruner",
     "synflow": "n2n.pruners.synflow:SynFlowPruner",
     "mag": "n2n.pruners.magnitude:MagnitudePruner",
-    "erp": "n2n.pruners.expander:ExpanderRandomPruner",
     "erk": "n2n.pruners.random:ERKRandomPruner",
 }
 

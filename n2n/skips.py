@@ -39,6 +39,16 @@ def skip_masks(net: MainPathNet, budget: int, generator: torch.Generator) -> dic
     return {n: keep_top(torch.rand(p.shape, generator=generator), c) for (n, p), c in zip(params.items(), counts)}
 
 
+def channel_skip_masks(net: MainPathNet, budget: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Masks for the skip weights as the paper's RP wires its layers (n2n.pruners.channel, as the authors'
+    vggskip.py builds its skip convolutions with the same expander layer): whole kernels for random channel
+    pairs, every skip's outputs fed, `budget` kept in all to within one kernel per skip."""
+    from n2n.pruners.channel import channel_masks
+
+    shapes = {n: tuple(p.shape) for n, p in prunable_parameters(net).items() if n.startswith("skips.")}
+    return channel_masks(shapes, budget, generator, what="N2NSkip connections")
+
+
 def add_skips(arch: Arch, masks: dict[str, torch.Tensor], meta: dict[str, Any], seed: int
               ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Masks of the network with skips: the pruned sequential masks plus random N2NSkip masks."""
@@ -46,7 +56,11 @@ def add_skips(arch: Arch, masks: dict[str, torch.Tensor], meta: dict[str, Any], 
     generator = torch.Generator().manual_seed(seed + 2_000_003)
     new_masks = dict(masks)
     if arch.skip_kind == "n2nskip":
-        new_masks.update(skip_masks(net, int(meta["skip_budget"]), generator))
+        if meta.get("skip_wiring") == "channel":  # whole kernels for random channel pairs, as the main path
+            budget = int(meta["total_budget"]) - int(meta["sequential_kept"])  # the total stays the cell's budget
+            new_masks.update(channel_skip_masks(net, budget, generator))
+        else:
+            new_masks.update(skip_masks(net, int(meta["skip_budget"]), generator))
     names = set(prunable_parameters(net))
     if set(new_masks) != names:
         raise ValueError("masks do not match the network's prunable weights: "

@@ -389,7 +389,7 @@ def test_a_configs_methods_named_in_a_page_are_its_grid():
             grid = yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text())["tables"]["table1"]["methods"]
             methods = grid if isinstance(grid, list) else [m for ms in grid.values() for m in ms]
             plain = {split_method(m)[1].removesuffix("_shuffled") for m in methods if m != "dense"}
-            named = set(re.findall(r"\b(rp|csp|scl|grasp|synflow|mag|erp|erk)\b", sentence))
+            named = set(re.findall(r"\b(rp|rp_weights|csp|scl|grasp|synflow|mag|erk)\b", sentence))
             assert named == plain, f"{page.name}: `config/{name}.yaml` runs {sorted(plain)}, the page names {sorted(named)}"
             assert ("dense" in sentence) == ("dense" in methods), f"{page.name}: {name}'s dense network"
             checked += 1

@@ -12,7 +12,7 @@ from n2n.skips import add_skips
 from n2n.training import Recipe, train
 from n2n.evaluation import density_report
 
-METHODS = ["dense", "rp", "csp", "n2nskip-rp", "n2nskip-csp", "resskip-rp", "resskip-csp"]
+METHODS = ["dense", "rp_weights", "csp", "n2nskip-rp_weights", "n2nskip-csp", "resskip-rp_weights", "resskip-csp"]
 
 
 def test_allocate_counts_is_exact():
@@ -69,8 +69,8 @@ def test_density_is_exact_and_pruned_weights_stay_zero(model, method):
     assert all(int(torch.count_nonzero(params[n].detach()[~m])) == 0 for n, m in masks.items())
 
 
-def test_rp_is_layer_uniform_and_csp_is_global():
-    _, rp, _, _ = cell_masks("vgg19", "rp", 0.1)
+def test_rp_weights_is_layer_uniform_and_csp_is_global():
+    _, rp, _, _ = cell_masks("vgg19", "rp_weights", 0.1)
     for m in rp.values():
         assert abs(m.float().mean().item() - 0.1) < 0.01 or m.numel() < 200
     _, csp, _, _ = cell_masks("vgg19", "csp", 0.1)
@@ -135,8 +135,8 @@ class FixedBatch:
 
 # --- the extra pruners: each reaches its density exactly and ranks weights as its definition says
 
-EXTRA = ["scl", "n2nskip-scl", "grasp", "n2nskip-grasp", "synflow", "n2nskip-synflow", "mag", "erp", "n2nskip-erp",
-         "erk", "n2nskip-erk", "resskip-erk", "csp_shuffled", "n2nskip-csp_shuffled", "rp_shuffled"]
+EXTRA = ["scl", "n2nskip-scl", "grasp", "n2nskip-grasp", "synflow", "n2nskip-synflow", "mag",
+         "erk", "n2nskip-erk", "resskip-erk", "csp_shuffled", "n2nskip-csp_shuffled", "rp_weights_shuffled"]
 
 
 @pytest.mark.parametrize("method", EXTRA)
@@ -225,15 +225,6 @@ def test_scl_gradient_normalisation_and_learned_allocation():
     assert abs(report["scl_reached_fraction"] / report["scl_target_fraction"] - 1) < 0.01
     fractions = [float(m.float().mean()) for m in masks.values()]
     assert max(fractions) - min(fractions) > 0.02  # learned, not uniform
-
-
-def test_erp_keeps_whole_kernels():
-    _, masks, _, _ = cell_masks("vgg19", "erp", 0.1)
-    for name, m in masks.items():
-        if m.dim() == 4:
-            per_kernel = m.flatten(2).sum(dim=2)
-            partial = ((per_kernel > 0) & (per_kernel < m.shape[2] * m.shape[3])).sum()
-            assert partial <= 1, name  # at most one partly filled kernel per layer
 
 
 def test_scl_accepts_the_config_device_auto():
@@ -355,7 +346,7 @@ def test_erk_prunes_a_network_at_its_erk_layer_counts():
     assert densities[0] > 0.5 > 0.05 > min(densities)  # the 1-channel first conv is kept far denser than uniform
 
 
-@pytest.mark.parametrize("base", ["csp", "rp"])
+@pytest.mark.parametrize("base", ["csp", "rp_weights"])
 def test_shuffle_keeps_each_layers_count_and_moves_its_positions(base):
     _, plain, _, _ = cell_masks("vgg19", base, 0.05, seed=1)
     _, shuffled, meta, _ = cell_masks("vgg19", f"{base}_shuffled", 0.05, seed=1)

@@ -34,7 +34,8 @@ def prune(arch, method: str, density: float, seed: int, share: float, data_fn: C
     """Masks of the sequential weights for one cell, and the budget left for skips.
 
     The network is the cell's sequential network at its initialisation for `seed` (the same
-    weights training starts from). For n2nskip-X, X keeps d * N - skip_budget weights. X_shuffled: X's
+    weights training starts from). For n2nskip-X, X keeps d * N - skip_budget weights (a channel-level pruner
+    keeps whole kernels: the count it kept is in the metadata, `sequential_kept`). X_shuffled: X's
     masks, then each layer's kept positions redrawn by a generator of its own seeded by `seed`.
     """
     from n2n.masks import prunable_parameters, reference_count, shuffle_within_layers
@@ -59,10 +60,12 @@ def prune(arch, method: str, density: float, seed: int, share: float, data_fn: C
     masks = pruner.prune(net, params, data, generator, count)
     if shuffled:
         masks = shuffle_within_layers(masks, torch.Generator().manual_seed(seed))
+    kept = sum(int(m.sum()) for m in masks.values())  # a channel-level pruner keeps whole kernels: near `count`
     meta = {
         "stage": "prune", "method": method, "pruner": pruner_name, "shuffled": shuffled, "target_density": density,
-        "seed": seed,
-        "reference_count": reference, "total_budget": total, "sequential_kept": count, "skip_budget": budget,
+        "seed": seed, "skip_wiring": "channel" if getattr(pruner, "channel_level", False) else "weight",
+        "reference_count": reference, "total_budget": total, "sequential_target": count, "sequential_kept": kept,
+        "skip_budget": budget,
         "skip_share": share, "init_fingerprint": fingerprint, "arch": arch.to_dict(),
         "pruner_report": pruner.report,
     }

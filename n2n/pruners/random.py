@@ -1,5 +1,7 @@
-"""rp: random pruning, unstructured, every layer at the same density (ours: layer-wise uniform).
-erk: random pruning at Erdos-Renyi-Kernel layer densities (Evci et al. 2020; Liu et al. 2022's control)."""
+"""rp_weights: random pruning of single weights, every layer at the same density, the first convolution and the
+classifier included (ours; the paper's RP is `rp`, n2n.pruners.channel).
+erk: random pruning of single weights at Erdos-Renyi-Kernel layer densities (Evci et al. 2020; Liu et al. 2022's
+control)."""
 
 from __future__ import annotations
 
