@@ -8,7 +8,7 @@ ResSkip twin), and checks every twin's health at initialisation from its masks a
     .venv/bin/python benchmarks/premise.py health --widths 0.25 0.3125 0.375 0.4375 0.5 --out studies/premise
     .venv/bin/python benchmarks/premise.py health --widths 0.3125 0.375 --densities 0.04 0.03 0.025 --out studies/premise
     .venv/bin/python benchmarks/premise.py health --widths 0.4375 0.5 --densities 0.04 0.03 --out studies/premise
-    .venv/bin/python benchmarks/premise.py train --width 0.3125 --train-images 60000 --epochs 4 --seeds 0 1 2
+    .venv/bin/python benchmarks/premise.py train --width 0.3125 --train-images 60000 --epochs 4 --seeds 100 101 102
     .venv/bin/python benchmarks/premise.py table --out studies/premise
 
 `train` runs the project's own pipeline (snakemake, the study's config with the candidate's settings
@@ -18,7 +18,9 @@ seeds trains only the new ones. `table` reads every candidate's cells and prints
 density, each seed's accuracy, the loss against dense paired by seed with its 95 % t interval, the
 loss growth from 0.1 to the lower density (claim 2's premise), each cell's health, and the seconds
 per training with the machine's fp32 matmul rate, and the design power: the smallest effect 5 paired
-seeds detect with 80 % power at 0.05, from the dense seeds' spread (n2n.stats). `--out` writes the tables
+seeds detect with 80 % power at 0.05, from the pilot's paired differences between pruned networks at the
+upper 80 % limit of their spread (n2n.stats.pilot_design_effect). Choose a regime on seeds the study will
+not use (100-102, say) and name them in the study's config (`claims.regime_seeds`). `--out` writes the tables
 as `premise.md` and `health.md` and the per-seed cells as `cells.csv` there (docs/study-sparse.md
 publishes them).
 """
@@ -41,7 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results" / "premise"
 MODEL, DATASET = "vgg19", "fashion_mnist_16"
 CONFIGS = ["config/demo.yaml", "config/study.yaml"]  # the study's recipe; the candidate's settings go over it
-TWINS = ["rp", "n2nskip-rp", "resskip-rp", "csp", "n2nskip-csp", "resskip-csp"]
+TWINS = ["rp", "n2nskip-rp", "resskip-rp", "rp_weights", "n2nskip-rp_weights", "resskip-rp_weights", "csp",
+         "n2nskip-csp", "resskip-csp"]
 SKIPS = {"share": 0.5, "every": 3, "kernel_size": "target", "batchnorm": True, "resample": "maxpool"}
 
 
@@ -57,6 +60,7 @@ def health(args: argparse.Namespace) -> None:
     from n2n.connectivity import network_at_init
     from n2n.data import load_dataset
     from n2n.health import mask_health
+    from n2n.pruners.channel import ChannelBudgetError
 
     torch.set_num_threads(1)
     data = load_dataset(DATASET, str(ROOT / "data"))
@@ -68,14 +72,20 @@ def health(args: argparse.Namespace) -> None:
                 rows[(float(parts[0][2:]), float(parts[1]), parts[2])] = line
     for width in args.widths:
         for density in args.densities:
-            for method in TWINS:
+            for method in args.methods:
                 cut, fewest = [], []
-                for seed in args.seeds:
-                    net = network_at_init(MODEL, DATASET, method, density, seed, width, SKIPS, lambda: data)
-                    h = mask_health(net, {})
-                    fewest.append((h["min_layer_kept"], h["min_layer_kept_name"]))
-                    if h["cut_apart"]:
-                        cut.append(str(seed))
+                try:
+                    for seed in args.seeds:
+                        net = network_at_init(MODEL, DATASET, method, density, seed, width, SKIPS, lambda: data)
+                        h = mask_health(net, {})
+                        fewest.append((h["min_layer_kept"], h["min_layer_kept_name"]))
+                        if h["cut_apart"]:
+                            cut.append(str(seed))
+                except ChannelBudgetError as err:  # the paper's RP refuses a density too low for whole kernels
+                    need = err.args[0].split("need ", 1)[1].split(",")[0]
+                    rows[(width, density, method)] = f"| {width:g} | {density:g} | {method} | refused | needs {need} |"
+                    print(rows[(width, density, method)], flush=True)
+                    continue
                 kept, layer = min(fewest)
                 rows[(width, density, method)] = (f"| {width:g} | {density:g} | {method} | {', '.join(cut) or 'none'} "
                                                   f"| {kept} ({layer}) |")
@@ -154,7 +164,7 @@ def _matmul_rate() -> str:
 
 
 def table(args: argparse.Namespace) -> None:
-    from n2n.stats import smallest_detectable_effect
+    from n2n.stats import pilot_design_effect
 
     out = [f"*Trained by `benchmarks/premise.py train` (dense and rp only, one thread per training, two at a "
            f"time), tabled by `benchmarks/premise.py table` on {_machine()}: {_matmul_rate()}.*"]
@@ -191,11 +201,16 @@ def table(args: argparse.Namespace) -> None:
                 growth = _t_interval([high[s]["test_accuracy"] - low[s]["test_accuracy"] for s in shared])
                 out.append(f"- {method}: the loss grows from 0.1 to {density:g} by {_format(growth)} "
                            f"({method} 0.1 − {method} {density:g}, {len(shared)} seeds)")
-        if len(dense) > 1:
-            sd = statistics.stdev(dense.values())
-            out.append(f"- design power: dense seeds' sd {sd:.2f}; 5 paired seeds detect "
-                       f"{smallest_detectable_effect(math.sqrt(2) * sd, 5):.2f} points with 80 % power at 0.05 "
-                       "(paired differences' sd taken as √2 times the dense seeds')")
+        for method in sorted({m for m, _ in by_cell if m != "dense"}):  # the pilot's pruned pairs
+            high = by_cell.get((method, 0.1), {})
+            lows = sorted(d for m, d in by_cell if m == method and d < 0.1)
+            pairs = [high[s]["test_accuracy"] - by_cell[(method, lows[0])][s]["test_accuracy"]
+                     for s in sorted(set(high) & set(by_cell[(method, lows[0])]))] if lows else []
+            if len(pairs) > 1:
+                sd, upper, effect = pilot_design_effect(pairs, 5)
+                out.append(f"- design power: the pilot's paired differences {', '.join(f'{d:.2f}' for d in pairs)} "
+                           f"({method} 0.1 − {method} {lows[0]:g}) give 5 paired seeds 80 % power at α = 0.05 to "
+                           f"detect {effect:.2f} points (their sd {sd:.2f}, its upper 80 % limit {upper:.2f})")
     text = "\n".join(out) + "\n"
     print(text)
     _write(args.out, "premise.md", text)
@@ -219,6 +234,7 @@ def main() -> None:
     h.add_argument("--widths", nargs="+", type=float, default=[0.25, 0.3125, 0.375, 0.4375, 0.5])
     h.add_argument("--densities", nargs="+", type=float, default=[0.1, 0.05, 0.02])
     h.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    h.add_argument("--methods", nargs="+", default=TWINS, choices=TWINS)
     h.add_argument("--out", type=Path, help="also write the table here as health.md")
     t = sub.add_parser("train", help="dense and the plain pruners of one candidate regime")
     t.add_argument("--width", type=float, required=True)
@@ -226,7 +242,7 @@ def main() -> None:
     t.add_argument("--epochs", type=int, required=True)
     t.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     t.add_argument("--densities", nargs="+", type=float, default=[0.1, 0.05])
-    t.add_argument("--pruners", nargs="+", default=["rp"], choices=["rp", "csp"])
+    t.add_argument("--pruners", nargs="+", default=["rp"], choices=["rp", "rp_weights", "csp"])
     t.add_argument("--cores", type=int, default=2)
     s = sub.add_parser("table", help="the premise table of every candidate trained so far")
     s.add_argument("--out", type=Path, help="also write premise.md and the per-seed cells.csv here")

@@ -37,7 +37,7 @@ def run_cli(*args):
 
 
 def test_connectivity_command_at_init():
-    proc = run_cli("--model", "resnet50", "--pruner", "n2nskip-rp", "--density", "0.02", "--seed", "0",
+    proc = run_cli("--model", "resnet50", "--pruner", "n2nskip-rp_weights", "--density", "0.02", "--seed", "0",
                    "--width", "0.125", "--dataset", "digits")
     assert proc.returncode == 0, proc.stderr
     rows = [line.split() for line in proc.stdout.splitlines()

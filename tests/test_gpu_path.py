@@ -137,8 +137,8 @@ def test_deterministic_training_uses_no_op_without_a_deterministic_cuda_kernel(m
 
     data = load_digits_data()
     data.train_x, data.train_y = data.train_x[:128], data.train_y[:128]
-    arch = make_arch(model_name, "digits", "n2nskip-rp", 0.0625, SMALL_SKIPS)
-    masks, meta = add_skips(arch, *prune(arch, "n2nskip-rp", 0.1, 0, 0.5), 0)
+    arch = make_arch(model_name, "digits", "n2nskip-rp_weights", 0.0625, SMALL_SKIPS)  # any mask: the ops are the point
+    masks, meta = add_skips(arch, *prune(arch, "n2nskip-rp_weights", 0.1, 0, 0.5), 0)
     recipe = Recipe(epochs=1, batch_size=64, lr=0.01, lr_step_epochs=1, lr_gamma=0.5, momentum=0.9,
                     weight_decay=5e-4, eval_batch_size=512, deterministic=True)
     with numerics_restored():

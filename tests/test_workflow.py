@@ -62,8 +62,8 @@ def test_cell_outputs_are_documented_and_exact(tiny_run):
         assert layers["tensor"].nunique() == nodes["tensor"].nunique()
         assert not list(cell.glob("*.tmp*")) and not (cell / "train_checkpoint.pt").exists()
     claims = pd.read_parquet(tmp / "results" / "tables" / "claims.parquet")
-    assert {"n_pairs", "n_excluded", "excluded", "half_width", "p_value", "p_holm", "reference_effect",
-            "reference_source", "verdict"} <= set(claims)
+    assert {"n_pairs", "n_excluded", "excluded", "half_width", "p_value", "level", "level_equivalence",
+            "reference_effect", "reference_source", "verdict"} <= set(claims)
     assert set(claims["verdict"]) <= {"unreliable", "not run"}  # one seed: no verdict but the reason
     assert (tmp / "results/vgg19/digits/n2nskip-rp/0.1/seed0/skip_mask.npz").exists()
     assert not (tmp / "results/vgg19/digits/rp/0.1/seed0/skip_mask.npz").exists()
