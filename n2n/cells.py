@@ -59,7 +59,7 @@ def cells_frame(frames: dict[str, pd.DataFrame], t_sat: float, early_epoch: int,
 
 
 def claim_frames(cells: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The frames n2n.claims.claims_table reads, back from a cells file."""
+    """The frames n2n.claim_lines.claims_table reads, back from a cells file."""
     t_sat = float(cells.attrs.get("t_sat", 1.0))
     health = cells[KEYS + ["test_accuracy"] + [c for c in FIELDS if c in cells]]
     convergence = cells[cells["in_convergence"] & cells["early_accuracy"].notna()]

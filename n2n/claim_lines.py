@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from n2n.claims import ALL, FAMILIES, HEALTH_MARK, HELD, INTEREST, MIN_PAIRS, NOT_MEASURED, NOT_MET, NOT_RUN, \
-    NOT_SHOWN, SCALED, UNRELIABLE, _test, decide
+from n2n.claims import ALL, COLUMNS, FAMILIES, HEALTH_MARK, HELD, INTEREST, MIN_PAIRS, NOT_MEASURED, NOT_MET, \
+    NOT_RUN, NOT_SHOWN, SCALED, UNRELIABLE, ClaimOptions, _test, claim_rows, decide, read_rows
+from n2n.health import HealthOptions
 from n2n.pairing import seed_differences
 from n2n.stats import ALPHA, bonferroni_level, fieller, holm, holm_levels, interval
 
@@ -222,3 +223,13 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
             + (f"; over all pairs, unhealthy seeds included: {verdict_all} {HEALTH_MARK}" if verdict != verdict_all
                else ""))
     return lines.drop(columns=["_test", "_test_all", "_kind_all"])
+
+
+def claims_table(acc: pd.DataFrame, metrics: pd.DataFrame, heat: pd.DataFrame, skips: pd.DataFrame,
+                 t_sat: float, options: ClaimOptions = ClaimOptions(), health: pd.DataFrame | None = None,
+                 health_options: HealthOptions = HealthOptions()) -> pd.DataFrame:
+    """Every premise's and claim's rows (n2n.claims), each read at its line's levels; a claim without cells is
+    one row, verdict *not run*. `health`: the acc.json rows of every cell read (acc and skips are their own
+    when it is None)."""
+    rows = claim_rows(acc, metrics, heat, skips, t_sat, options, health, health_options)
+    return read_rows(rows, line_levels(pd.DataFrame(rows, columns=COLUMNS)))

@@ -33,7 +33,7 @@ import pandas as pd
 from n2n.health import HealthOptions
 from n2n.pairing import Pairs, by_seed, excluded_text, pair_cells, seed_differences, with_health
 from n2n.reference import load_reference
-from n2n.stats import ALPHA, fieller, interval, p_value, zero_spread
+from n2n.stats import fieller, interval, p_value, zero_spread
 
 MIN_PAIRS = 3  # fewer healthy pairs than this: no verdict but "unreliable"
 HEALTH_MARK = "◊"  # the verdict over all pairs, unhealthy seeds included, differs from the healthy pairs' one
@@ -515,14 +515,12 @@ def read_row(row: dict[str, Any], levels: dict[str, float], direction: int) -> N
     row["health_changes_verdict"] = row["verdict_all"] != row["verdict"]
 
 
-def claims_table(acc: pd.DataFrame, metrics: pd.DataFrame, heat: pd.DataFrame, skips: pd.DataFrame,
-                 t_sat: float, options: ClaimOptions = ClaimOptions(), health: pd.DataFrame | None = None,
-                 health_options: HealthOptions = HealthOptions()) -> pd.DataFrame:
-    """Every premise's and claim's rows, each read at its line's levels (n2n.claim_lines); a claim without cells
-    is one row, verdict *not run*. `health`: the acc.json rows of every cell read (acc and skips are their own
-    when it is None)."""
-    from n2n.claim_lines import line_levels
-
+def claim_rows(acc: pd.DataFrame, metrics: pd.DataFrame, heat: pd.DataFrame, skips: pd.DataFrame,
+               t_sat: float, options: ClaimOptions = ClaimOptions(), health: pd.DataFrame | None = None,
+               health_options: HealthOptions = HealthOptions()) -> list[dict[str, Any]]:
+    """Every premise's and claim's rows, not yet read (n2n.claim_lines.claims_table reads them at their lines'
+    levels); a claim without cells is one row, verdict *not run*. `health`: the acc.json rows of every cell read
+    (acc and skips are their own when it is None)."""
     check_seeds([acc, metrics, heat, skips], options)
 
     def healthy(frame: pd.DataFrame) -> pd.DataFrame:
@@ -536,7 +534,11 @@ def claims_table(acc: pd.DataFrame, metrics: pd.DataFrame, heat: pd.DataFrame, s
         if not any(r["claim"] == number for r in rows):
             rows.append({"claim": number, "statement": claim.statement, "family": claim.family, "n_pairs": 0,
                          "n_excluded": 0, "verdict": NOT_RUN, "premise": ""})
-    levels = line_levels(pd.DataFrame(rows, columns=COLUMNS))
+    return rows
+
+
+def read_rows(rows: list[dict[str, Any]], levels: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """The rows read at their lines' levels, each claim row with its premise's status, in the page's order."""
     for r in rows:
         if r.get("verdict") != NOT_RUN:
             read_row(r, levels[r["claim"]], ALL[r["claim"]].direction)

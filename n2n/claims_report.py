@@ -13,9 +13,8 @@ from typing import Any
 import pandas as pd
 
 from n2n.cells import GRIDS, cells_frame, claim_frames, run_facts
-from n2n.claim_lines import bounds, summary
-from n2n.claims import FAMILIES, HEALTH_MARK, NOT_RUN, PREMISE_STATUS, PREMISES, VERDICTS, ClaimOptions, \
-    claims_table
+from n2n.claim_lines import bounds, claims_table, summary
+from n2n.claims import FAMILIES, HEALTH_MARK, NOT_RUN, PREMISE_STATUS, PREMISES, VERDICTS, ClaimOptions
 from n2n.health import HealthOptions
 from n2n.io import read_cells, read_parquet, write_parquet, write_text
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from conftest import ROOT, SMALL_SKIPS
-from n2n.claim_lines import summary
-from n2n.claims import ALL, HEALTH_MARK, ClaimOptions, claims_table
+from n2n.claim_lines import claims_table, summary
+from n2n.claims import ALL, HEALTH_MARK, ClaimOptions
 from n2n.claims_report import claims_markdown
 from n2n.stats import holm, holm_levels, interval, p_value
 from n2n.health import HealthOptions

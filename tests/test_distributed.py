@@ -24,8 +24,8 @@ RECIPE = {"epochs": 2, "batch_size": 128, "lr": 0.03, "lr_step_epochs": 2, "lr_g
 @pytest.fixture(scope="module")
 def mask_file(tmp_path_factory):
     data = load_digits_data()
-    arch = make_arch("vgg19", "digits", "n2nskip-rp", 0.125, SMALL_SKIPS)
-    masks, meta = prune(arch, "n2nskip-rp", 0.1, 0, 0.5, lambda: data)
+    arch = make_arch("vgg19", "digits", "n2nskip-rp_weights", 0.125, SMALL_SKIPS)
+    masks, meta = prune(arch, "n2nskip-rp_weights", 0.1, 0, 0.5, lambda: data)
     masks, meta = add_skips(arch, masks, meta, 0)
     path = tmp_path_factory.mktemp("cell") / "skip_mask.npz"
     save_masks(path, masks, meta)
