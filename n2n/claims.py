@@ -316,15 +316,15 @@ def _scaled_row(claim: Claim, gain: Pairs, loss: Pairs | None, share: ReferenceS
                 SCALED, versus, share.share)
 
 
-def loss_pairs(acc: pd.DataFrame, premise: Claim, keep: Callable[[str], bool], dense: pd.DataFrame | None = None
-               ) -> dict[tuple, Pairs]:
-    """(model, dataset, base, density) -> dense − method per seed, for the methods `keep` selects."""
+def loss_pairs(acc: pd.DataFrame, premise: Claim, keep: Callable[[str], bool], dense: pd.DataFrame | None = None,
+               base: Callable[[str], str] = lambda method: method) -> dict[tuple, Pairs]:
+    """(model, dataset, base, density) -> dense − method per seed, for the methods `keep` selects (`base`: the
+    pruner a method stands for in the premise's second method, "resskip-{base}" for P3)."""
     if acc.empty:
         return {}
     dense = acc[acc["method"] == "dense"] if dense is None else dense
     frame = _with_dense(acc, dense, keep)
-    bases = tuple(dict.fromkeys(frame.loc[frame["method"] != "dense", "method"].map(
-        lambda m: m.split("-", 1)[1] if "-" in m else m)))
+    bases = tuple(dict.fromkeys(frame.loc[frame["method"] != "dense", "method"].map(base)))
     claim = dataclasses.replace(premise, bases=bases)
     return {(p.key["model"], p.key["dataset"], p.key["base"], p.key["density"]): p
             for p in pair_cells(frame, "test_accuracy", claim)}
@@ -364,7 +364,8 @@ def resskip_losses(acc: pd.DataFrame, skips: pd.DataFrame, options: ClaimOptions
     if high.empty or acc.empty:
         return {}
     dense = acc[acc["method"] == "dense"]
-    return loss_pairs(high, PREMISES["P3"], lambda m: m.startswith("resskip-"), dense)
+    return loss_pairs(high, PREMISES["P3"], lambda m: m.startswith("resskip-"), dense,
+                      lambda m: m.removeprefix("resskip-"))
 
 
 def resskip_paper_loss(model: str, dataset: str, base: str, density: float) -> tuple[float, str]:
