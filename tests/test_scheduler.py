@@ -91,3 +91,24 @@ def test_a_snakemake_without_the_scheduler_it_knows_is_left_as_it_is_with_one_wa
     monkeypatch.setattr(scheduling, "SCHEDULER_CLASS", "Timer")  # a class without the method
     assert not patch_snakemake(warnings.append)
     assert len(warnings) == 2 and METHOD in warnings[1]
+
+
+def test_the_patch_applies_in_the_main_process_only(tmp_path):
+    """A cluster job's own Snakemake process (`--mode remote`, as the SLURM plugin starts it) schedules nothing:
+    it reads the Snakefile without the patch and without its import's risk."""
+    import subprocess
+
+    (tmp_path / "Snakefile").write_text(
+        f'include: "{ROOT / "rules" / "scheduler.smk"}"\n'
+        "from snakemake.scheduling.job_scheduler import JobScheduler\n"
+        "import n2n.scheduling\n"
+        'with open(f"patched-{workflow.exec_mode.name}", "w") as fh:\n'
+        "    fh.write(str(JobScheduler._schedule_reevalutation is n2n.scheduling._reevaluate_once))\n"
+        'rule a:\n    output: "a.txt"\n    shell: "touch {output}"\n')
+    python = str(Path(sys.executable))
+    for mode in ("default", "remote"):
+        proc = subprocess.run([python, "-m", "snakemake", "--mode", mode, "--cores", "1", "--forceall", "a.txt"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "patched-DEFAULT").read_text() == "True"
+    assert (tmp_path / "patched-REMOTE").read_text() == "False"
