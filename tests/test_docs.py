@@ -396,37 +396,40 @@ def test_a_configs_methods_named_in_a_page_are_its_grid():
     assert checked >= 1
 
 
+def stated_design_powers(numbers: str) -> list[tuple[str, list[float], float]]:
+    """(page, the numbers it gives, the effect it says 5 paired seeds detect) for each sentence of the pages
+    "<numbers> give [5 paired seeds 80 % power at α = 0.05 to detect] <effect> points"; `numbers` is the
+    pattern of what leads the list ("seeds", "pilot's paired differences")."""
+    found = []
+    for page in PAGES:
+        text = re.sub(r"\s+", " ", page.read_text())
+        for values, effect in re.findall(rf"{numbers} ((?:-?\d+\.\d+, )+-?\d+\.\d+) give (?:5 paired seeds 80 % "
+                                         r"power at α = 0.05 to detect )?([\d.]+) points", text):
+            found.append((page.name, [float(v) for v in values.split(", ")], float(effect)))
+    return found
+
+
 def test_a_design_power_a_page_states_is_what_its_dense_seeds_give():
     import math
     import statistics
 
     from n2n.stats import smallest_detectable_effect
 
-    found = 0
-    for page in PAGES:
-        text = re.sub(r"\s+", " ", page.read_text())
-        for seeds, effect in re.findall(r"seeds ((?:\d+\.\d+, )+\d+\.\d+) give (?:5 paired seeds 80 % power at "
-                                        r"α = 0.05 to detect )?([\d.]+) points", text):
-            values = [float(v) for v in seeds.split(", ")]
-            assert smallest_detectable_effect(math.sqrt(2) * statistics.stdev(values), 5) == pytest.approx(
-                float(effect), abs=0.005), f"{page.name}: seeds {seeds} give another design power than {effect}"
-            found += 1
-    assert found >= 3
+    found = stated_design_powers("seeds")
+    for page, values, effect in found:
+        assert smallest_detectable_effect(math.sqrt(2) * statistics.stdev(values), 5) == pytest.approx(
+            effect, abs=0.005), f"{page}: seeds {values} give another design power than {effect}"
+    assert len(found) >= 3
 
 
 def test_a_design_power_a_page_states_from_a_pilots_pruned_pairs_is_what_they_give():
     from n2n.stats import pilot_design_effect
 
-    found = 0
-    for page in PAGES:
-        text = re.sub(r"\s+", " ", page.read_text())
-        for diffs, effect in re.findall(r"pilot's paired differences ((?:-?\d+\.\d+, )+-?\d+\.\d+) give 5 paired seeds "
-                                        r"80 % power at α = 0.05 to detect ([\d.]+) points", text):
-            values = [float(v) for v in diffs.split(", ")]
-            assert pilot_design_effect(values, 5)[2] == pytest.approx(float(effect), abs=0.005), \
-                f"{page.name}: the pilot's differences {diffs} give another design power than {effect}"
-            found += 1
-    assert found >= 1
+    found = stated_design_powers("pilot's paired differences")
+    for page, values, effect in found:
+        assert pilot_design_effect(values, 5)[2] == pytest.approx(effect, abs=0.005), \
+            f"{page}: the pilot's differences {values} give another design power than {effect}"
+    assert len(found) >= 1
 
 
 MATMUL_RATE = re.compile(r"matmul\b[^.]*?\b(\d+(?:\.\d+)?) GFLOP/s(?: on (?:one|1) thread)?"
