@@ -40,9 +40,10 @@ class _WakeUp:
         self.due = 0.0
 
 
-def _fire(scheduler: Any, state: _WakeUp, timer_token: list[threading.Timer]) -> None:
+def _fire(scheduler: Any, state: _WakeUp) -> None:
+    """The pending timer's callback, run in the timer's own thread: it clears itself, unless replaced meanwhile."""
     with state.lock:
-        if state.timer is timer_token[0]:
+        if state.timer is threading.current_thread():
             state.timer = None
     getattr(scheduler, RELEASE).release()
 
@@ -51,9 +52,7 @@ def _reevaluate_once(scheduler: Any, delay: float) -> None:
     """Wake the scheduler after `delay` seconds, with at most one wake-up pending: an earlier request replaces
     the pending one, a later one is served by it. Anything unexpected hands the request to Snakemake's own."""
     try:
-        state = scheduler.__dict__.get(STATE)
-        if state is None:
-            state = scheduler.__dict__.setdefault(STATE, _WakeUp())
+        state = scheduler.__dict__.get(STATE) or scheduler.__dict__.setdefault(STATE, _WakeUp())
         getattr(scheduler, RELEASE).release  # noqa: B018  (the member a wake-up needs, checked before arming)
         due = time.monotonic() + float(delay)
         with state.lock:
@@ -61,9 +60,7 @@ def _reevaluate_once(scheduler: Any, delay: float) -> None:
                 if state.due <= due:
                     return
                 state.timer.cancel()
-            token: list[threading.Timer] = []
-            timer = threading.Timer(float(delay), _fire, args=(scheduler, state, token))
-            token.append(timer)
+            timer = threading.Timer(float(delay), _fire, args=(scheduler, state))
             timer.daemon = True
             state.timer, state.due = timer, due
             timer.start()
