@@ -82,8 +82,8 @@ def health(args: argparse.Namespace) -> None:
                         if h["cut_apart"]:
                             cut.append(str(seed))
                 except ChannelBudgetError as err:  # the paper's RP refuses a density too low for whole kernels
-                    need = err.args[0].split("need ", 1)[1].split(",")[0]
-                    rows[(width, density, method)] = f"| {width:g} | {density:g} | {method} | refused | needs {need} |"
+                    rows[(width, density, method)] = (f"| {width:g} | {density:g} | {method} | refused | needs at least "
+                                                      f"{err.needed} weights |")
                     print(rows[(width, density, method)], flush=True)
                     continue
                 kept, layer = min(fewest)

@@ -12,13 +12,13 @@ Here, written once for rp, its N2NSkip skips (n2n.skips) and its ResSkip twin:
 - `expander_mask`: whole kernels for a random bipartite graph in which every output channel has the same
   in-degree (±1 where the layer's share of the budget is not a multiple of its output channels), at least 1,
   and the input channels' out-degrees are as equal as they can be, so that where a layer has no more inputs
-  than outputs every input feeds some output (with more inputs than kept kernels, some inputs feed none, as in
-  X-Nets' first case) (X-Nets' second case, `inWCin <= inWCout`, lines 144-148, which
-  there fixes the out-degree instead and so can leave an output without input). The graph is drawn by the
-  configuration model: each input's stubs, shuffled, dealt to the outputs, repeats swapped away.
-- `ChannelRandomPruner`: the first convolution and the classifier dense and counted in the budget; the rest of the budget spread over the other layers at equal density, in whole
-  kernels, each layer's kernels at least one per output channel. The kept total is the budget to within one
-  kernel per layer.
+  than outputs every input feeds some output. X-Nets' second case (`inWCin <= inWCout`, lines 144-148) fixes
+  the out-degree instead and so can leave an output without input; with more inputs than kept kernels, some
+  inputs feed none, as in its first case. The graph is drawn by the configuration model: each input's stubs,
+  shuffled, dealt to the outputs, repeats swapped away.
+- `ChannelRandomPruner`: the first convolution and the classifier dense and counted in the budget; the rest of
+  the budget spread over the other layers at equal density, in whole kernels, each layer's kernels at least
+  one per output channel. The kept total is the budget to within one kernel per layer.
 - Ours where the authors differ: their ResNet50 keeps its downsample convolutions dense (ResNetexpander.py lines
   130-131) and counts only the expander layers in its density; at full width those shortcuts hold 11.8 % of
   ResNet50's weights, more than the whole budget at density 0.1. Here every weight counts in the density (the
@@ -38,10 +38,9 @@ from n2n.pruners.base import Pruner
 class ChannelBudgetError(ValueError):
     """The density cannot keep every output channel of every pruned layer fed by one whole kernel."""
 
-
-def is_kept_dense(name: str, first: str, last: str) -> bool:
-    """The layers the paper's RP keeps dense: the first convolution and the classifier."""
-    return name in (first, last)
+    def __init__(self, message: str, needed: int = 0) -> None:
+        super().__init__(message)
+        self.needed = needed  # the weights the layers need at least (0: not a budget's shortfall)
 
 
 def _kernel(shape: tuple[int, ...]) -> int:
@@ -58,7 +57,7 @@ def kernel_counts(shapes: list[tuple[int, ...]], total: int, what: str = "layers
     if total < least:
         raise ChannelBudgetError(
             f"the paper's RP keeps whole kernels with every output channel fed: its {what} need "
-            f"at least {least} weights, and the density leaves {total}; raise the density or the width")
+            f"at least {least} weights, and the density leaves {total}; raise the density or the width", least)
     fixed: dict[int, int] = {}
     while True:  # equal density over the layers not held at their floor
         free = [i for i in range(len(shapes)) if i not in fixed]
@@ -147,6 +146,6 @@ class ChannelRandomPruner(Pruner):
 
     def prune(self, model, params, data, generator, count):
         names = list(params)
-        dense = frozenset(n for n in names if is_kept_dense(n, names[0], names[-1]))
+        dense = frozenset((names[0], names[-1]))  # the first convolution and the classifier, as the authors do
         return channel_masks({n: tuple(p.shape) for n, p in params.items()}, count, generator, dense,
                              "main-path layers")
