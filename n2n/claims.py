@@ -330,14 +330,13 @@ def loss_pairs(acc: pd.DataFrame, premise: Claim, keep: Callable[[str], bool], d
             for p in pair_cells(frame, "test_accuracy", claim)}
 
 
-def premise_rows(acc: pd.DataFrame, skips: pd.DataFrame, options: ClaimOptions = ClaimOptions()
+def premise_rows(costs: dict[tuple, Pairs], resskip_costs: dict[tuple, Pairs], options: ClaimOptions = ClaimOptions()
                  ) -> list[dict[str, Any]]:
     """P1 (dense − X at each density) and P2 (X at 0.1 − X at each lower density) for every plain pruner X of
-    Table 1's cells, and P3 (dense − ResSkip-X at high sparsity) from the skip comparison's cells with Table 1's
-    dense ones. P2's seeds are P1's differenced, so a seed left out of either is left out of both."""
+    Table 1's cells (`costs`: plain_losses), and P3 (dense − ResSkip-X at high sparsity: `resskip_costs`,
+    resskip_losses). P2's seeds are P1's differenced, so a seed left out of either is left out of both."""
     rows = []
     ref = load_reference("table1")
-    costs = loss_pairs(acc, PREMISES["P1"], _is_plain)
     for (m, d, b, x), pairs in costs.items():
         paper = _paper_effect(ref, "mean", m, d, ("dense", 1.0), (b, x), "Table 1")
         rows.append(_row(PREMISES["P1"], pairs, "test accuracy (%)", *_or_smallest(paper, PREMISES["P1"], options)))
@@ -348,7 +347,7 @@ def premise_rows(acc: pd.DataFrame, skips: pd.DataFrame, options: ClaimOptions =
             paper = _paper_effect(ref, "mean", m, d, (b, 0.1), (b, x), "Table 1")
             rows.append(_row(PREMISES["P2"], growth, "test accuracy (%)",
                              *_or_smallest(paper, PREMISES["P2"], options)))
-    for (m, d, b, x), pairs in resskip_losses(acc, skips, options).items():
+    for (m, d, b, x), pairs in resskip_costs.items():
         paper = resskip_paper_loss(m, d, b, x)
         rows.append(_row(PREMISES["P3"], pairs, "test accuracy (%)", *_or_smallest(paper, PREMISES["P3"], options)))
     return rows
@@ -356,6 +355,11 @@ def premise_rows(acc: pd.DataFrame, skips: pd.DataFrame, options: ClaimOptions =
 
 def _high(frame: pd.DataFrame, options: ClaimOptions) -> pd.DataFrame:
     return frame[frame["density"] <= options.high_sparsity + 1e-12] if not frame.empty else frame
+
+
+def plain_losses(acc: pd.DataFrame) -> dict[tuple, Pairs]:
+    """(model, dataset, base, density) -> dense − X per seed, for every plain pruner X of Table 1's cells."""
+    return loss_pairs(acc, PREMISES["P1"], _is_plain)
 
 
 def resskip_losses(acc: pd.DataFrame, skips: pd.DataFrame, options: ClaimOptions) -> dict[tuple, Pairs]:
@@ -380,12 +384,12 @@ def resskip_paper_loss(model: str, dataset: str, base: str, density: float) -> t
     return dense - resskip, source if data6 == dataset else f"{source}, CIFAR-10"
 
 
-def accuracy_claims(acc: pd.DataFrame, options: ClaimOptions = ClaimOptions()) -> list[dict[str, Any]]:
-    """Claims 1 and 2 (against the paper's share of this run's loss), and the controls 6-8, from Table 1's cells
-    (acc.json rows with their keys)."""
+def accuracy_claims(acc: pd.DataFrame, losses: dict[tuple, Pairs], options: ClaimOptions = ClaimOptions()
+                    ) -> list[dict[str, Any]]:
+    """Claims 1 and 2 (against the paper's share of this run's loss: `losses`, plain_losses), and the controls
+    6-8, from Table 1's cells (acc.json rows with their keys)."""
     rows, gains, ref = [], {}, load_reference("table1")
     one, two = CLAIMS["1"], CLAIMS["2"]
-    losses = loss_pairs(acc, PREMISES["P1"], _is_plain)
     for pairs in pair_cells(acc, "test_accuracy", one):
         m, d, x, b = (pairs.key[k] for k in ("model", "dataset", "density", "base"))
         if b in CLAIMS["7"].bases:  # n2nskip-erk − erk is the control's row
@@ -452,14 +456,14 @@ def connectivity_claims(heat: pd.DataFrame, t_sat: float, options: ClaimOptions 
     return rows
 
 
-def skip_claims(acc: pd.DataFrame, skips: pd.DataFrame, options: ClaimOptions = ClaimOptions()
+def skip_claims(skips: pd.DataFrame, losses: dict[tuple, Pairs], options: ClaimOptions = ClaimOptions()
                 ) -> list[dict[str, Any]]:
     """Claim 5 from the skip comparison's cells at densities up to `high_sparsity`, against the paper's share of
-    ResSkip's own loss (dense − ResSkip-X) that N2NSkip recovers, scaled to this run's ResSkip loss."""
+    ResSkip's own loss (dense − ResSkip-X: `losses`, resskip_losses) that N2NSkip recovers, scaled to this run's
+    ResSkip loss."""
     # accuracy difference = error difference reversed
     ref = load_reference("skip_comparison").assign(accuracy=lambda f: 100 - f["test_error"])
     rows, five = [], CLAIMS["5"]
-    losses = resskip_losses(acc, skips, options)
     for pairs in pair_cells(_high(skips, options), "test_accuracy", five):
         k = pairs.key
         first, second = five.methods(k["base"])
@@ -528,9 +532,10 @@ def claim_rows(acc: pd.DataFrame, metrics: pd.DataFrame, heat: pd.DataFrame, ski
         return with_health(frame, health if health is not None else frame, health_options)
 
     acc, skips = healthy(acc), healthy(skips)
-    rows = (premise_rows(acc, skips, options) + accuracy_claims(acc, options)
+    losses, resskip_costs = plain_losses(acc), resskip_losses(acc, skips, options)  # once, for premises and claims
+    rows = (premise_rows(losses, resskip_costs, options) + accuracy_claims(acc, losses, options)
             + convergence_claims(healthy(metrics), options) + connectivity_claims(healthy(heat), t_sat, options)
-            + skip_claims(acc, skips, options))
+            + skip_claims(skips, resskip_costs, options))
     for number, claim in ALL.items():
         if not any(r["claim"] == number for r in rows):
             rows.append({"claim": number, "statement": claim.statement, "family": claim.family, "n_pairs": 0,
