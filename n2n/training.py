@@ -24,7 +24,7 @@ from torch import nn
 
 from n2n import stop
 from n2n.distributed import SINGLE, Ranks
-from n2n.channel_sparse import make_channel_sparse
+from n2n.channel_sparse import is_channel_sparse, make_channel_sparse
 from n2n.evaluation import evaluate
 from n2n.masks import apply_masks_, float_masks
 from n2n.modelfiles import checkpoint_epoch, load_checkpoint, save_checkpoint, save_model
@@ -331,6 +331,7 @@ def _train_from_files(mask_path: str, model_path: str, metrics_path: str, checkp
     save_model(model_path, model, {**{k: v for k, v in meta.items() if k != "arch"}, "dataset": dataset,
                                    "epochs": rec.epochs, "device": str(dev), "train_seconds": seconds,
                                    "processes": ranks.world,
+                                   "channel_sparse_layers": [n for n, m in model.named_modules() if is_channel_sparse(m)],
                                    "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"},
                masks)
     Path(checkpoint_path).unlink(missing_ok=True)
