@@ -138,7 +138,8 @@ def prepare(model: nn.Module, masks: dict[str, torch.Tensor], recipe: Recipe, de
     model.to(device, memory_format=LAYOUT)
     fmasks = float_masks(masks, model)
     apply_masks_(model, fmasks)
-    sparse_layers = make_channel_sparse(model, masks, recipe.channel_sparse, device)
+    # torch.compile traces no ctypes call: a compiled model keeps every layer masked dense
+    sparse_layers = make_channel_sparse(model, masks, "off" if recipe.compile else recipe.channel_sparse, device)
     if sparse_layers:
         log.info("channel-sparse convolutions (training.channel_sparse: %s): %d layers, %s", recipe.channel_sparse,
                  len(sparse_layers), ", ".join(sparse_layers))
