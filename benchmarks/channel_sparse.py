@@ -109,6 +109,35 @@ def steps_per_second(shape: Shape, mode: str, batch: int, warm: int = 2) -> tupl
     return shape.steps * batch / seconds, sparse, len(masks), flops / 1e9
 
 
+def layer_seconds(channels: int, size: int, degree: int, batch: int, channel_sparse_layer: bool) -> float:
+    """Forward and backward of one 3x3 layer (channels -> channels, size x size) whose every output channel reads
+    `degree` random inputs: masked dense, or channel-sparse; seconds per call, best of 5."""
+    from torch import nn
+
+    from n2n.channel_sparse import ChannelSparseForward, channel_index
+
+    generator = torch.Generator().manual_seed(0)
+    conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False).to(memory_format=torch.channels_last)
+    mask = torch.zeros(channels, channels, dtype=torch.bool)
+    for o in range(channels):
+        mask[o, torch.randperm(channels, generator=generator)[:degree]] = True
+    mask = mask[:, :, None, None].expand(-1, -1, 3, 3)
+    if channel_sparse_layer:
+        index = channel_index(mask, max_share=1.0)
+        assert not isinstance(index, str), index
+        conv.forward = ChannelSparseForward(conv, index)
+    kept = mask.to(torch.float32)
+    x = torch.randn(batch, channels, size, size, generator=generator).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    best = float("inf")
+    for _ in range(6):
+        began = time.perf_counter()
+        y = conv(x) if channel_sparse_layer else F.conv2d(x, conv.weight * kept, None, 1, 1)
+        y.sum().backward()
+        best = min(best, time.perf_counter() - began)
+    return best
+
+
 def train_cell(mode: str, epochs: int | None) -> tuple[float, float]:
     """One sparse-study cell trained as the train stage trains it: (wall seconds, final test accuracy)."""
     import yaml
@@ -155,6 +184,15 @@ def main() -> None:
         lines.append(f"| {shape.model} | {info.channels}x{info.image_size}x{info.image_size} | {shape.width} | "
                      f"{shape.method} | {shape.density} | {layers} of {total} | {dense:,.0f} | {sparse:,.0f} | "
                      f"{sparse / dense:.2f}x | {achieved:.1f} ({100 * achieved / rate:.0f} %) |")
+        print(lines[-1], flush=True)
+    lines += ["", "One 3x3 layer, 80 -> 80 channels at 4x4, batch 128, forward and backward, by in-degree (where "
+              "`auto` stops: `n2n.channel_sparse.MAX_IN_DEGREE_SHARE` of the inputs):", "",
+              "| in-degree | share of inputs | masked dense ms | channel-sparse ms | ratio |", "|---|---|---|---|---|"]
+    for degree in (2, 4, 8, 16, 20, 32, 40):
+        dense_s = layer_seconds(80, 4, degree, args.batch, False)
+        sparse_s = layer_seconds(80, 4, degree, args.batch, True)
+        lines.append(f"| {degree} | {degree / 80:.3g} | {1e3 * dense_s:.2f} | {1e3 * sparse_s:.2f} | "
+                     f"{dense_s / sparse_s:.2f}x |")
         print(lines[-1], flush=True)
     if args.cell:
         lines += ["", "| sparse-study cell (vgg19 0.3125, rp 0.05, seed 0) | wall s | test accuracy % |", "|---|---|---|"]

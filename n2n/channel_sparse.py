@@ -67,8 +67,9 @@ class ChannelIndex:
         return int(self.inputs.shape[1])
 
 
-def channel_index(mask: torch.Tensor) -> ChannelIndex | str:
-    """The channel structure of a conv weight's mask (O, C, K, K), or why it has none the kernels can use."""
+def channel_index(mask: torch.Tensor, max_share: float = MAX_IN_DEGREE_SHARE) -> ChannelIndex | str:
+    """The channel structure of a conv weight's mask (O, C, K, K), or why it has none the kernels can use
+    (an in-degree above `max_share` of the inputs among the reasons)."""
     if mask.dim() != 4 or mask.shape[2] != mask.shape[3] or mask.shape[2] % 2 == 0:
         return f"not a square odd-sized convolution kernel (shape {tuple(mask.shape)})"
     out_channels, in_channels, k = mask.shape[0], mask.shape[1], mask.shape[2]
@@ -80,7 +81,7 @@ def channel_index(mask: torch.Tensor) -> ChannelIndex | str:
     low, high = int(degrees.min()), int(degrees.max())
     if high - low > 1:
         return f"in-degrees differ by more than one ({low} to {high})"
-    if high > MAX_IN_DEGREE_SHARE * in_channels:
+    if high > max_share * in_channels:
         return f"in-degree {high} of {in_channels} inputs: denser than the kernels pay for"
     # kept inputs first, in channel order (a stable sort of "not kept"), then padding slots
     order = torch.sort((~pairs).to(torch.int8), dim=1, stable=True).indices[:, :high]
