@@ -32,7 +32,8 @@ void cs_forward(const float *x, const float *w, const long *idx, float *out,
       float *op = out + ((long)pix * O + o) * N;
       for (int n0 = 0; n0 < N; n0 += BLOCK) {
         v8 acc[VECS] = {{0}};
-        float rest[BLOCK] = {0};
+        float rest[BLOCK];
+        if (n0 >= full) memset(rest, 0, sizeof rest);
         for (int j = 0; j < D; ++j) {
           const long c = idx[(long)o * D + j];
           const float *wp = w + ((long)o * D + j) * K * K;
@@ -68,7 +69,8 @@ void cs_grad_input(const float *gout, const float *w, const long *ptr, const lon
       float *gp = gx + ((long)pix * C + c) * N;
       for (int n0 = 0; n0 < N; n0 += BLOCK) {
         v8 acc[VECS] = {{0}};
-        float rest[BLOCK] = {0};
+        float rest[BLOCK];
+        if (n0 >= full) memset(rest, 0, sizeof rest);
         for (long e = ptr[c]; e < ptr[c + 1]; ++e) {
           const long r = rows[e], o = r / D;
           const float *wp = w + r * K * K;
