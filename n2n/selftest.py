@@ -3,7 +3,8 @@
 Every branch the training takes on that device, on a tiny generated cell (VGG19 with N2NSkip on a
 generated CIFAR-10-format folder), in about a minute: bf16 training and evaluation, torch.compile,
 data-parallel ranks started as on CUDA (NCCL over every visible GPU; gloo on the CPU), JPEG
-decoding (nvjpeg on CUDA, with the CPU fallback for PNG and CMYK files), a deterministic repeat
+decoding (nvjpeg on CUDA, with the CPU fallback for PNG and CMYK files), the CPU's channel-sparse
+kernels (n2n.channel_sparse), a deterministic repeat
 giving identical weights, and one throughput figure. One line per check: passed, failed with the
 error, or skipped with the reason; the exit code is 1 if any failed.
 """
@@ -231,7 +232,26 @@ def check_throughput(cell: Cell) -> str:
     return f"VGG19 width {width:g}, batch 128, 32x32: {rate:,.0f} images/s"
 
 
+def check_channel_sparse(cell: Cell) -> str:
+    from n2n.channel_sparse import library_error, load_library, make_channel_sparse
+    from n2n.masks import load_masks
+    from n2n.models import Arch, build_model
+
+    if cell.device.type != "cpu":
+        raise Skipped("its kernels are the CPU's: on this device every layer computes masked dense")
+    if load_library() is None:
+        raise Skipped(f"{library_error()}: every layer computes masked dense, at the dense cost")
+    masks, meta = load_masks(cell.mask)
+    chosen = make_channel_sparse(build_model(Arch.from_dict(meta["arch"]), 0), masks, "auto", cell.device)
+    if not chosen:
+        raise AssertionError("no layer of the paper's RP went channel-sparse")
+    _, metrics = cell.train(channel_sparse="auto")
+    return (f"{len(chosen)} of {len(masks)} layers, 2 epochs, loss {metrics[0]['train_loss']:.3f} -> "
+            f"{metrics[-1]['train_loss']:.3f}")
+
+
 CHECKS: list[tuple[str, Callable[[Cell], str]]] = [
+    ("channel-sparse layers", check_channel_sparse),
     ("bf16 training and evaluation", check_bf16),
     ("torch.compile", check_compile),
     ("data-parallel ranks", check_data_parallel),

@@ -24,6 +24,7 @@ from torch import nn
 
 from n2n import stop
 from n2n.distributed import SINGLE, Ranks
+from n2n.channel_sparse import is_channel_sparse, make_channel_sparse
 from n2n.evaluation import evaluate
 from n2n.masks import apply_masks_, float_masks
 from n2n.modelfiles import checkpoint_epoch, load_checkpoint, save_checkpoint, save_model
@@ -60,6 +61,7 @@ class Recipe:
     compile_backend: str = "inductor"
     pipeline: str = "resident"  # resident: data on the device, batch augmentation | dataloader: torchvision
     deterministic: bool = False  # CUDA: deterministic kernels, no TF32 (configure_numerics)
+    channel_sparse: str = "auto"  # auto: channel-structured masks computed at their kept cost on the CPU | off
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recipe:
@@ -67,6 +69,8 @@ class Recipe:
         options = {k: v for k, v in data.items() if k in names}
         if "test_epochs" in options:
             options["test_epochs"] = tuple(options["test_epochs"])
+        if options.get("channel_sparse") is False:  # YAML reads an unquoted off as false
+            options["channel_sparse"] = "off"
         return cls(**options)
 
     def tests_after(self, epoch: int) -> bool:
@@ -134,6 +138,11 @@ def prepare(model: nn.Module, masks: dict[str, torch.Tensor], recipe: Recipe, de
     model.to(device, memory_format=LAYOUT)
     fmasks = float_masks(masks, model)
     apply_masks_(model, fmasks)
+    # torch.compile traces no ctypes call: a compiled model keeps every layer masked dense
+    sparse_layers = make_channel_sparse(model, masks, "off" if recipe.compile else recipe.channel_sparse, device)
+    if sparse_layers:
+        log.info("channel-sparse convolutions (training.channel_sparse: %s): %d layers, %s", recipe.channel_sparse,
+                 len(sparse_layers), ", ".join(sparse_layers))
     optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                                 weight_decay=recipe.weight_decay)
     forward: nn.Module = model
@@ -323,6 +332,7 @@ def _train_from_files(mask_path: str, model_path: str, metrics_path: str, checkp
     save_model(model_path, model, {**{k: v for k, v in meta.items() if k != "arch"}, "dataset": dataset,
                                    "epochs": rec.epochs, "device": str(dev), "train_seconds": seconds,
                                    "processes": ranks.world,
+                                   "channel_sparse_layers": [n for n, m in model.named_modules() if is_channel_sparse(m)],
                                    "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"},
                masks)
     Path(checkpoint_path).unlink(missing_ok=True)

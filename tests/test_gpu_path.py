@@ -265,7 +265,7 @@ def test_selftest_passes_on_the_cpu():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = [line for line in proc.stdout.splitlines() if line.split(" ")[0] in ("PASS", "FAIL", "SKIP")]
     assert [line.split(":")[0] for line in lines] == [
-        "PASS bf16 training and evaluation", "PASS torch.compile", "PASS data-parallel ranks", "PASS JPEG decoding",
+        "PASS channel-sparse layers", "PASS bf16 training and evaluation", "PASS torch.compile", "PASS data-parallel ranks", "PASS JPEG decoding",
         "PASS deterministic repeat", "PASS throughput"]
 
 

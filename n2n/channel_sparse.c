@@ -1,0 +1,144 @@
+/* Channel-sparse convolution on the CPU (n2n/channel_sparse.py): a KxK convolution, stride 1, padding K/2,
+ * whose output channel o reads only its D input channels idx[o*D + j], whole kernels.
+ *
+ * Activations are laid out H, W, C, N (the batch innermost), so that every multiply-add runs along the batch:
+ * contiguous, vectorised, and independent of how small the image is (VGG19's last layers are 1x1 and 2x2).
+ * Weights are compact: w[((o*D + j)*K + ky)*K + kx]. Every loop is over what is kept: O*D*K*K kernels, never O*C.
+ * Built by n2n.channel_sparse.load_library with the host's compiler; plain C, no torch headers. */
+#include <string.h>
+
+/* A block of 64 batch elements is summed in 8 vectors of 8 floats held in registers (GCC's vector extension:
+ * AVX with -march=native on x86, NEON on ARM); the last block of a batch that is not a multiple of 64 runs scalar. */
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4))); /* the same, at any float's address */
+#define VECS 8
+#define BLOCK (8 * VECS)
+
+static inline void axpy_block(v8 *acc, float v, const float *p) {
+  for (int i = 0; i < VECS; ++i) acc[i] += v * *(const v8u *)(p + 8 * i);
+}
+static inline void store_block(float *p, const v8 *acc) {
+  for (int i = 0; i < VECS; ++i) *(v8u *)(p + 8 * i) = acc[i];
+}
+
+/* out[h, w, o, n] = sum_j sum_ky,kx w[o, j, ky, kx] * x[h + ky - p, w + kx - p, idx[o, j], n] */
+void cs_forward(const float *x, const float *w, const long *idx, float *out,
+                int N, int C, int H, int W, int O, int D, int K, int threads) {
+  const int p = K / 2, full = N - N % BLOCK;
+  #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
+  for (int pix = 0; pix < H * W; ++pix)
+    for (int o = 0; o < O; ++o) {
+      const int h = pix / W, ww = pix % W;
+      float *op = out + ((long)pix * O + o) * N;
+      for (int n0 = 0; n0 < N; n0 += BLOCK) {
+        v8 acc[VECS] = {{0}};
+        float rest[BLOCK];
+        if (n0 >= full) memset(rest, 0, sizeof rest);
+        for (int j = 0; j < D; ++j) {
+          const long c = idx[(long)o * D + j];
+          const float *wp = w + ((long)o * D + j) * K * K;
+          for (int ky = 0; ky < K; ++ky) {
+            const int hy = h + ky - p;
+            if (hy < 0 || hy >= H) continue;
+            for (int kx = 0; kx < K; ++kx) {
+              const int wx = ww + kx - p;
+              if (wx < 0 || wx >= W) continue;
+              const float v = wp[ky * K + kx];
+              const float *xp = x + (((long)hy * W + wx) * C + c) * N + n0;
+              if (n0 < full) axpy_block(acc, v, xp);
+              else for (int n = 0; n < N - n0; ++n) rest[n] += v * xp[n];
+            }
+          }
+        }
+        if (n0 < full) store_block(op + n0, acc);
+        else memcpy(op + n0, rest, (size_t)(N - n0) * sizeof(float));
+      }
+    }
+}
+
+/* gx[h, w, c, n] = sum over the kept pairs (o, j) with idx[o, j] = c, listed as rows[ptr[c] .. ptr[c+1]) = o*D + j,
+ * of sum_ky,kx w[o, j, ky, kx] * gout[h - ky + p, w - kx + p, o, n]: each input gathers from its outputs, so
+ * no two threads write the same place. */
+void cs_grad_input(const float *gout, const float *w, const long *ptr, const long *rows, float *gx,
+                   int N, int C, int H, int W, int O, int D, int K, int threads) {
+  const int p = K / 2, full = N - N % BLOCK;
+  #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
+  for (int pix = 0; pix < H * W; ++pix)
+    for (int c = 0; c < C; ++c) {
+      const int h = pix / W, ww = pix % W;
+      float *gp = gx + ((long)pix * C + c) * N;
+      for (int n0 = 0; n0 < N; n0 += BLOCK) {
+        v8 acc[VECS] = {{0}};
+        float rest[BLOCK];
+        if (n0 >= full) memset(rest, 0, sizeof rest);
+        for (long e = ptr[c]; e < ptr[c + 1]; ++e) {
+          const long r = rows[e], o = r / D;
+          const float *wp = w + r * K * K;
+          for (int ky = 0; ky < K; ++ky) {
+            const int ho = h - ky + p;
+            if (ho < 0 || ho >= H) continue;
+            for (int kx = 0; kx < K; ++kx) {
+              const int wo = ww - kx + p;
+              if (wo < 0 || wo >= W) continue;
+              const float v = wp[ky * K + kx];
+              const float *g = gout + (((long)ho * W + wo) * O + o) * N + n0;
+              if (n0 < full) axpy_block(acc, v, g);
+              else for (int n = 0; n < N - n0; ++n) rest[n] += v * g[n];
+            }
+          }
+        }
+        if (n0 < full) store_block(gp + n0, acc);
+        else memcpy(gp + n0, rest, (size_t)(N - n0) * sizeof(float));
+      }
+    }
+}
+
+/* out[c, r] = in[r, c] for an in of rows x cols: (N, H*W*C) <-> (H*W*C, N). Tiles of 8 rows, written 8 floats at a
+ * time: 8 rows read with a long stride share one cache set, and an 8-way cache holds them. */
+#define TILE_ROWS 8
+#define TILE_COLS 64
+void cs_transpose(const float *in, float *out, long rows, long cols, int threads) {
+  #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
+  for (long r0 = 0; r0 < rows; r0 += TILE_ROWS)
+    for (long c0 = 0; c0 < cols; c0 += TILE_COLS) {
+      const long r1 = r0 + TILE_ROWS < rows ? r0 + TILE_ROWS : rows;
+      const long c1 = c0 + TILE_COLS < cols ? c0 + TILE_COLS : cols;
+      for (long c = c0; c < c1; ++c)
+        for (long r = r0; r < r1; ++r) out[c * rows + r] = in[r * cols + c];
+    }
+}
+
+/* gw[o, j, ky, kx] = sum_h,w,n gout[h, w, o, n] * x[h + ky - p, w + kx - p, idx[o, j], n], the sum's order fixed */
+void cs_grad_weight(const float *gout, const float *x, const long *idx, float *gw,
+                    int N, int C, int H, int W, int O, int D, int K, int threads) {
+  const int p = K / 2, full = N - N % BLOCK;
+  #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
+  for (int o = 0; o < O; ++o)
+    for (int j = 0; j < D; ++j) {
+      const long c = idx[(long)o * D + j];
+      for (int ky = 0; ky < K; ++ky)
+        for (int kx = 0; kx < K; ++kx) {
+          v8 acc[VECS] = {{0}};
+          float rest = 0.0f;
+          for (int h = 0; h < H; ++h) {
+            const int hy = h + ky - p;
+            if (hy < 0 || hy >= H) continue;
+            for (int ww = 0; ww < W; ++ww) {
+              const int wx = ww + kx - p;
+              if (wx < 0 || wx >= W) continue;
+              const float *g = gout + (((long)h * W + ww) * O + o) * N;
+              const float *xp = x + (((long)hy * W + wx) * C + c) * N;
+              for (int n0 = 0; n0 < full; n0 += BLOCK)
+                for (int i = 0; i < VECS; ++i)
+                  acc[i] += *(const v8u *)(g + n0 + 8 * i) * *(const v8u *)(xp + n0 + 8 * i);
+              for (int n = full; n < N; ++n) rest += g[n] * xp[n];
+            }
+          }
+          for (int width = VECS / 2; width >= 1; width /= 2)
+            for (int i = 0; i < width; ++i) acc[i] += acc[i + width];
+          float s = rest;
+          for (int i = 0; i < 8; ++i) s += acc[0][i];
+          gw[(((long)o * D + j) * K + ky) * K + kx] = s;
+        }
+    }
+}
