@@ -18,6 +18,7 @@ and test accuracies.
 from __future__ import annotations
 
 import argparse
+import datetime
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,16 +141,13 @@ def layer_seconds(channels: int, size: int, degree: int, batch: int, channel_spa
 
 def train_cell(mode: str, epochs: int | None) -> tuple[float, float]:
     """One sparse-study cell trained as the train stage trains it: (wall seconds, final test accuracy)."""
-    import yaml
-
+    from n2n.config import load_config
     from n2n.data import load_dataset
     from n2n.training import train
 
-    config = {}
-    for path in ("config.yaml", "config/demo.yaml", "config/study.yaml", "config/sparse.yaml"):
-        layer = yaml.safe_load((SPARSE_STUDY.parents[1] / path).read_text())
-        for key, value in layer.items():
-            config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+    root = SPARSE_STUDY.parents[1]
+    config = load_config(*(root / path for path in ("config.yaml", "config/demo.yaml", "config/study.yaml",
+                                                    "config/sparse.yaml")))
     training = {**config["training"], "channel_sparse": mode, "num_workers": 0}
     if epochs:
         training["epochs"] = epochs
@@ -171,7 +169,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     rate = matmul_rate(1024, 1, 1.0)
-    lines = [f"*{machine()}, torch {torch.__version__}, one thread; fp32 matmul {rate:.0f} GFLOP/s "
+    lines = [f"*{machine()}, {datetime.date.today().isoformat()}, torch {torch.__version__}, one thread; fp32 matmul {rate:.0f} GFLOP/s "
              f"(`benchmarks/channel_sparse.py`).*", "",
              "| model | data shape | width | method | density | channel-sparse layers | masked dense img/s "
              "| channel-sparse img/s | ratio | kept GFLOP/s (share of matmul) |", "|---|---|---|---|---|---|---|---|---|---|"]

@@ -243,11 +243,14 @@ class ChannelSparseForward:
 
 
 def supports(conv: nn.Module) -> bool:
-    """Whether the kernels compute this convolution's geometry: stride 1, padding K/2, no dilation, groups or bias."""
+    """Whether the kernels compute this convolution's geometry and pay for it: K x K with K odd and at least 3,
+    stride 1, padding K/2, no dilation, groups or bias. A 1x1 convolution stays masked dense: its dense form is
+    one matrix multiply, about as cheap as the transposes around the kernels (ResNet50 ran slower with its
+    1x1 layers channel-sparse, benchmarks/channel_sparse.py)."""
     return (isinstance(conv, nn.Conv2d) and conv.bias is None and conv.groups == 1 and conv.stride == (1, 1)
             and conv.dilation == (1, 1) and conv.padding_mode == "zeros"
             and conv.kernel_size[0] == conv.kernel_size[1] and conv.kernel_size[0] % 2 == 1
-            and conv.padding == (conv.kernel_size[0] // 2,) * 2)
+            and conv.kernel_size[0] >= 3 and conv.padding == (conv.kernel_size[0] // 2,) * 2)
 
 
 def make_channel_sparse(model: nn.Module, masks: dict[str, torch.Tensor], mode: str, device: torch.device
