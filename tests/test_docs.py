@@ -39,6 +39,8 @@ NOT_RUN = {"make demo": "the demo (tests/test_workflow.py runs its pipeline on a
            ".venv/bin/python benchmarks/connectivity_at_init.py": "a benchmark, minutes",
            ".venv/bin/python benchmarks/job_startup.py --out benchmarks/results/job-startup.md": "a benchmark, minutes",
            ".venv/bin/python benchmarks/study_speed.py": "a benchmark, 5 minutes",
+           ".venv/bin/python benchmarks/channel_sparse.py --cell --out benchmarks/results/channel-sparse.md":
+               "a benchmark, 15 minutes",
            ".venv/bin/python benchmarks/study_speed.py --out benchmarks/results/study-speed.md": "a benchmark, 5 minutes",
            ".venv/bin/python benchmarks/claims_mutations.py": "the claims tests once per mutant, minutes",
            ".venv/bin/python benchmarks/fresh_clone.py --without-slurm --out benchmarks/results/fresh-clone.md":
