@@ -20,20 +20,30 @@ static inline void axpy_block(v8 *acc, float v, const float *p) {
 static inline void store_block(float *p, const v8 *acc) {
   for (int i = 0; i < VECS; ++i) *(v8u *)(p + 8 * i) = acc[i];
 }
+/* a block of n batch elements: in the registers when whole (n == BLOCK), else in the scalar tail */
+static inline void add_to_block(v8 *acc, float *rest, float v, const float *p, int n) {
+  if (n == BLOCK) axpy_block(acc, v, p);
+  else for (int i = 0; i < n; ++i) rest[i] += v * p[i];
+}
+static inline void write_block(float *p, const v8 *acc, const float *rest, int n) {
+  if (n == BLOCK) store_block(p, acc);
+  else memcpy(p, rest, (size_t)n * sizeof(float));
+}
 
 /* out[h, w, o, n] = sum_j sum_ky,kx w[o, j, ky, kx] * x[h + ky - p, w + kx - p, idx[o, j], n] */
 void cs_forward(const float *x, const float *w, const long *idx, float *out,
                 int N, int C, int H, int W, int O, int D, int K, int threads) {
-  const int p = K / 2, full = N - N % BLOCK;
+  const int p = K / 2;
   #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
   for (int pix = 0; pix < H * W; ++pix)
     for (int o = 0; o < O; ++o) {
       const int h = pix / W, ww = pix % W;
       float *op = out + ((long)pix * O + o) * N;
       for (int n0 = 0; n0 < N; n0 += BLOCK) {
+        const int n = N - n0 < BLOCK ? N - n0 : BLOCK;
         v8 acc[VECS] = {{0}};
         float rest[BLOCK];
-        if (n0 >= full) memset(rest, 0, sizeof rest);
+        if (n < BLOCK) memset(rest, 0, sizeof rest);
         for (int j = 0; j < D; ++j) {
           const long c = idx[(long)o * D + j];
           const float *wp = w + ((long)o * D + j) * K * K;
@@ -45,13 +55,11 @@ void cs_forward(const float *x, const float *w, const long *idx, float *out,
               if (wx < 0 || wx >= W) continue;
               const float v = wp[ky * K + kx];
               const float *xp = x + (((long)hy * W + wx) * C + c) * N + n0;
-              if (n0 < full) axpy_block(acc, v, xp);
-              else for (int n = 0; n < N - n0; ++n) rest[n] += v * xp[n];
+              add_to_block(acc, rest, v, xp, n);
             }
           }
         }
-        if (n0 < full) store_block(op + n0, acc);
-        else memcpy(op + n0, rest, (size_t)(N - n0) * sizeof(float));
+        write_block(op + n0, acc, rest, n);
       }
     }
 }
@@ -61,16 +69,17 @@ void cs_forward(const float *x, const float *w, const long *idx, float *out,
  * no two threads write the same place. */
 void cs_grad_input(const float *gout, const float *w, const long *ptr, const long *rows, float *gx,
                    int N, int C, int H, int W, int O, int D, int K, int threads) {
-  const int p = K / 2, full = N - N % BLOCK;
+  const int p = K / 2;
   #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
   for (int pix = 0; pix < H * W; ++pix)
     for (int c = 0; c < C; ++c) {
       const int h = pix / W, ww = pix % W;
       float *gp = gx + ((long)pix * C + c) * N;
       for (int n0 = 0; n0 < N; n0 += BLOCK) {
+        const int n = N - n0 < BLOCK ? N - n0 : BLOCK;
         v8 acc[VECS] = {{0}};
         float rest[BLOCK];
-        if (n0 >= full) memset(rest, 0, sizeof rest);
+        if (n < BLOCK) memset(rest, 0, sizeof rest);
         for (long e = ptr[c]; e < ptr[c + 1]; ++e) {
           const long r = rows[e], o = r / D;
           const float *wp = w + r * K * K;
@@ -82,13 +91,11 @@ void cs_grad_input(const float *gout, const float *w, const long *ptr, const lon
               if (wo < 0 || wo >= W) continue;
               const float v = wp[ky * K + kx];
               const float *g = gout + (((long)ho * W + wo) * O + o) * N + n0;
-              if (n0 < full) axpy_block(acc, v, g);
-              else for (int n = 0; n < N - n0; ++n) rest[n] += v * g[n];
+              add_to_block(acc, rest, v, g, n);
             }
           }
         }
-        if (n0 < full) store_block(gp + n0, acc);
-        else memcpy(gp + n0, rest, (size_t)(N - n0) * sizeof(float));
+        write_block(gp + n0, acc, rest, n);
       }
     }
 }
