@@ -4,9 +4,10 @@ convolution times a mask.
 
 The paper's RP (n2n.pruners.channel) and its N2NSkip skips have such masks. The model keeps its dense weight
 tensors, so checkpoints, the adjacency and heat stages, the health checks and resuming read them unchanged:
-only the forward computation changes. The kept kernels are gathered from the dense weight on every call
-(padding slots of the short rows multiplied by zero, so they neither compute nor learn), and their gradients
-flow back into it, so the optimiser, weight decay and the masks' re-application stay as they are.
+only the forward computation changes. The kernels read the kept kernels from the dense weight in place (padding
+slots of the short rows multiplied by zero, so they neither compute nor learn) and write their gradients into a
+dense gradient that is zero elsewhere, so the optimiser, weight decay and the masks' re-application stay as they
+are.
 
 The kernels (channel_sparse.c) are plain C, built once per machine with the host's compiler
 (`load_library`); without a compiler, or on another device or dtype, a layer computes as a masked dense
@@ -151,7 +152,7 @@ def load_library() -> ctypes.CDLL | None:
         _library_error = str(error)
         log.warning("channel-sparse kernels unavailable, layers compute as masked dense convolutions: %s", error)
         return None
-    for name in ("cs_forward", "cs_grad_input", "cs_grad_weight", "cs_transpose"):
+    for name in ("cs_gather", "cs_forward", "cs_grad_input", "cs_grad_weight", "cs_transpose"):
         getattr(library, name).restype = None
     library.cs_transpose.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long, ctypes.c_long, ctypes.c_int]
     _library = library
@@ -183,28 +184,38 @@ def _batch_outermost(t: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _strides(t: torch.Tensor) -> torch.Tensor:
+    return torch.tensor(t.stride(), dtype=torch.int64)
+
+
 class ChannelSparseConvFunction(torch.autograd.Function):
-    """y = conv(x, the kept kernels `weight` (O, D, K, K) of the inputs `index.inputs`), stride 1, padding K/2."""
+    """y = conv(x, the dense `weight` (O, C, K, K) at the kept kernels `index.inputs`, each slot times `slot_scale`
+    (O, D): 0 on padding slots), stride 1, padding K/2. The weight's gradient is dense, zero off the kept kernels."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, index: ChannelIndex) -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, index: ChannelIndex, slot_scale: torch.Tensor
+                ) -> torch.Tensor:
         library = load_library()
         assert library is not None
         n, c, h, w = x.shape
+        o, d, k = index.out_channels, index.degree, index.kernel_size
+        kept = torch.empty((o, d, k, k), dtype=weight.dtype)  # read by the forward and the input gradient
+        strides = _strides(weight)
+        library.cs_gather(_pointer(weight), _pointer(strides), _pointer(index.inputs), _pointer(slot_scale),
+                          _pointer(kept), o, d, k)
         xt = _batch_innermost(x)
-        weight = weight.contiguous()
-        out = torch.empty((h, w, index.out_channels, n), dtype=x.dtype)
-        library.cs_forward(_pointer(xt), _pointer(weight), _pointer(index.inputs), _pointer(out), n, c, h, w,
-                           index.out_channels, index.degree, index.kernel_size, torch.get_num_threads())
-        ctx.save_for_backward(xt, weight)
-        ctx.index = index
+        out = torch.empty((h, w, o, n), dtype=x.dtype)
+        library.cs_forward(_pointer(xt), _pointer(kept), _pointer(index.inputs), _pointer(out), n, c, h, w, o, d, k,
+                           torch.get_num_threads())
+        ctx.save_for_backward(xt, kept, slot_scale)
+        ctx.index, ctx.weight_shape = index, weight.shape
         return _batch_outermost(out)
 
     @staticmethod
-    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None, None]:
         library = load_library()
         assert library is not None
-        xt, weight = ctx.saved_tensors
+        xt, kept, slot_scale = ctx.saved_tensors
         index: ChannelIndex = ctx.index
         h, w, c, n = xt.shape
         dims = (n, c, h, w, index.out_channels, index.degree, index.kernel_size, torch.get_num_threads())
@@ -212,33 +223,37 @@ class ChannelSparseConvFunction(torch.autograd.Function):
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
             gx = torch.empty_like(xt)
-            library.cs_grad_input(_pointer(gt), _pointer(weight), _pointer(index.by_input), _pointer(index.rows),
+            library.cs_grad_input(_pointer(gt), _pointer(kept), _pointer(index.by_input), _pointer(index.rows),
                                   _pointer(gx), *dims)
             grad_x = _batch_outermost(gx)
         if ctx.needs_input_grad[1]:
-            grad_w = torch.empty_like(weight)
-            library.cs_grad_weight(_pointer(gt), _pointer(xt), _pointer(index.inputs), _pointer(grad_w), *dims)
-        return grad_x, grad_w, None
+            grad_w = torch.zeros(ctx.weight_shape, dtype=xt.dtype)  # contiguous, as make_channel_sparse leaves it
+            strides = _strides(grad_w)
+            library.cs_grad_weight(_pointer(gt), _pointer(xt), _pointer(index.inputs), _pointer(slot_scale),
+                                   _pointer(grad_w), _pointer(strides), *dims)
+        return grad_x, grad_w, None, None
 
 
 class ChannelSparseForward:
-    """A Conv2d's forward replaced: its kept kernels gathered from the dense weight, computed channel-sparse
-    (float32 on the CPU; anything else computes as the dense convolution, the mask keeping the zeros)."""
+    """A Conv2d's forward replaced: its kept kernels read from the dense weight, computed channel-sparse (float32
+    on the CPU; any other dtype or device computes the dense convolution of the weight times the mask). Either way
+    a pruned weight gets an exactly zero gradient, so SGD leaves it at zero without the mask's re-application."""
 
-    def __init__(self, conv: nn.Conv2d, index: ChannelIndex) -> None:
+    def __init__(self, conv: nn.Conv2d, index: ChannelIndex, mask: torch.Tensor) -> None:
         self.conv = conv
         self.index = index
-        k = index.kernel_size
-        self.gather_index = index.inputs[:, :, None, None].expand(-1, -1, k, k).contiguous()
-        self.slot_scale = index.valid.to(torch.float32)[:, :, None, None]  # 0 on padding slots: no compute, no grad
+        self.slot_scale = index.valid.to(torch.float32).contiguous()  # 0 on padding slots: no compute, no grad
+        self.mask = mask.detach().to(torch.float32)
 
-    def kept_weight(self) -> torch.Tensor:
-        return torch.gather(self.conv.weight, 1, self.gather_index) * self.slot_scale
+    def compute(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """The channel-sparse convolution of x with `weight` (this layer's, or a copy in a test)."""
+        return ChannelSparseConvFunction.apply(x, weight, self.index, self.slot_scale)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type != "cpu" or x.dtype != torch.float32 or self.conv.weight.dtype != torch.float32:
-            return self.conv._conv_forward(x, self.conv.weight, self.conv.bias)
-        return ChannelSparseConvFunction.apply(x, self.kept_weight(), self.index)
+        weight = self.conv.weight
+        if x.device.type != "cpu" or x.dtype != torch.float32 or weight.dtype != torch.float32:
+            return self.conv._conv_forward(x, weight * self.mask.to(weight.device, weight.dtype), self.conv.bias)
+        return self.compute(x, weight)
 
 
 def supports(conv: nn.Module) -> bool:
@@ -255,6 +270,7 @@ def supports(conv: nn.Module) -> bool:
 def make_channel_sparse(model: nn.Module, masks: dict[str, torch.Tensor], mode: str, device: torch.device
                         ) -> list[str]:
     """Give every conv whose mask and geometry allow it the channel-sparse forward; the weights' names that got it.
+    Their weights become contiguous (O, C, K, K) tensors: masks applied by `apply_masks_` are made after this.
 
     `mode` "off", a device other than the CPU, or no compiler: none (the masked dense convolution everywhere).
     """
@@ -268,11 +284,14 @@ def make_channel_sparse(model: nn.Module, masks: dict[str, torch.Tensor], mode: 
         if weight_name in masks and supports(module):
             index = channel_index(masks[weight_name])
             if isinstance(index, ChannelIndex):
-                chosen[weight_name] = (module, index)
+                chosen[weight_name] = (module, index, masks[weight_name])
     if not chosen or load_library() is None:
         return []
-    for module, index in chosen.values():
-        module.forward = ChannelSparseForward(module, index)
+    for module, index, mask in chosen.values():
+        # each (out, in) kernel's K*K taps side by side, not C floats apart as in channels-last: the kernels read
+        # O*D of them per call
+        module.weight.data = module.weight.data.contiguous()
+        module.forward = ChannelSparseForward(module, index, mask)
     return list(chosen)
 
 

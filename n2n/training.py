@@ -87,7 +87,7 @@ class Run:
     """One training in progress: the network, its masks, optimiser and forward pass, and where it stands."""
 
     model: nn.Module
-    masks: dict[str, torch.Tensor]  # float, in each weight's dtype, device and memory format
+    masks: dict[str, torch.Tensor]  # re-applied after each step: float, in each weight's dtype, device and format
     optimizer: torch.optim.Optimizer
     forward: nn.Module  # the model, wrapped for data-parallel training and compiled as the recipe says
     recipe: Recipe
@@ -136,13 +136,16 @@ def prepare(model: nn.Module, masks: dict[str, torch.Tensor], recipe: Recipe, de
             ranks: Ranks) -> Run:
     """The model on its device with its masks applied, the optimiser, and the forward pass to train through."""
     model.to(device, memory_format=LAYOUT)
-    fmasks = float_masks(masks, model)
-    apply_masks_(model, fmasks)
     # torch.compile traces no ctypes call: a compiled model keeps every layer masked dense
     sparse_layers = make_channel_sparse(model, masks, "off" if recipe.compile else recipe.channel_sparse, device)
     if sparse_layers:
         log.info("channel-sparse convolutions (training.channel_sparse: %s): %d layers, %s", recipe.channel_sparse,
                  len(sparse_layers), ", ".join(sparse_layers))
+    fmasks = float_masks(masks, model)  # in each weight's memory format, channel-sparse ones included
+    apply_masks_(model, fmasks)
+    # a channel-sparse layer's pruned weights get an exactly zero gradient on every path (ChannelSparseForward), so
+    # SGD, momentum and weight decay included, leaves them at exactly zero: only the other masks are re-applied
+    fmasks = {name: mask for name, mask in fmasks.items() if name not in sparse_layers}
     optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                                 weight_decay=recipe.weight_decay)
     forward: nn.Module = model

@@ -121,8 +121,7 @@ def test_each_layer_computes_the_masked_dense_convolution_and_its_gradients(meth
             if compute == "masked dense":
                 y = F.conv2d(x, weight * kept, None, 1, conv.kernel_size[0] // 2)
             else:
-                y = channel_sparse.ChannelSparseConvFunction.apply(
-                    x, torch.gather(weight, 1, conv.forward.gather_index) * conv.forward.slot_scale, conv.forward.index)
+                y = conv.forward.compute(x, weight)
             upstream = torch.randn(y.shape, generator=torch.Generator().manual_seed(2))
             gx, gw = torch.autograd.grad(y, (x, weight), upstream)
             results.append((y.detach(), gx, gw))
@@ -174,6 +173,24 @@ def test_a_batch_not_a_multiple_of_the_kernels_block_and_one_image_agree():
         assert torch.allclose(b, a, rtol=0, atol=1e-5 * a.abs().max().item())
 
 
+@needs_compiler
+def test_in_bf16_a_channel_sparse_layer_computes_the_masked_convolution_and_no_pruned_weight_learns():
+    """Under bf16 autocast a layer leaves the kernels for torch's convolution of its weight times its mask: the
+    output is the masked convolution's, and a pruned weight still gets an exactly zero gradient (its mask is not
+    re-applied after a step)."""
+    _, sparse, masks, chosen = twins("rp", 0.05)
+    conv = dict(sparse.named_modules())[chosen[0].removesuffix(".weight")]
+    kept = masks[chosen[0]].to(torch.float32)
+    x = torch.randn(8, conv.in_channels, 4, 4, generator=torch.Generator().manual_seed(3))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = conv(x.to(torch.bfloat16))
+        expected = F.conv2d(x.to(torch.bfloat16), (conv.weight * kept).to(torch.bfloat16), None, 1, 1)
+    assert y.dtype == torch.bfloat16 and torch.equal(y, expected)
+    y.float().square().sum().backward()
+    assert torch.count_nonzero(conv.weight.grad * (1 - kept)) == 0
+    assert torch.count_nonzero(conv.weight.grad * kept) > 0
+
+
 def train_one_epoch(method: str, mode: str, perturbation_seed: int | None = None):
     """One epoch of the train stage on the digits (12 steps, the demo's recipe), from the cell's weights, or from
     them times (1 + 1e-6 x noise): a change the size of float32 rounding."""
@@ -190,9 +207,12 @@ def train_one_epoch(method: str, mode: str, perturbation_seed: int | None = None
                 p.mul_(1 + 1e-6 * torch.randn(p.shape, generator=generator))
     metrics = train(net, masks, load_dataset("digits", str(ROOT / "data"), 0), Recipe.from_dict(recipe), 0,
                     torch.device("cpu"))
-    weights = torch.cat([t.flatten() for n, t in net.state_dict().items() if t.is_floating_point()
-                         and "running" not in n])
+    state = net.state_dict()
+    weights = torch.cat([t.flatten() for n, t in state.items() if t.is_floating_point() and "running" not in n])
     sparse_layers = [n for n, m in net.named_modules() if channel_sparse.is_channel_sparse(m)]
+    # no mask is re-applied to a channel-sparse weight after a step: its pruned entries stay zero by themselves
+    leaked = {n: int(torch.count_nonzero(state[n][~m])) for n, m in masks.items()}
+    assert not any(leaked.values()), f"pruned weights not zero after training: {leaked}"
     return weights, metrics[-1]["test_accuracy"], sparse_layers
 
 
