@@ -8,7 +8,8 @@ For each shape, the training step the train stage runs (n2n.training.prepare: ch
 momentum and weight decay, the masks re-applied after the step) is timed with `training.channel_sparse: off`
 (every layer a dense convolution times its mask) and `auto` (the layers whose masks keep whole kernels at
 equal in-degree computed at their kept cost), on random images of the data set's shape, batch 128, after
-warm-up steps. It prints images/s both ways, the ratio, how many layers went channel-sparse, and the
+warm-up steps, in alternating rounds (each mode's median round). It prints images/s both ways, the ratio,
+how many layers went channel-sparse, and the
 GFLOP/s achieved counted on the kept weights only (2 x kept weights x output pixels, x 3 for forward and
 backward) against the thread's fp32 matmul rate. `--cell` also trains one cell of the sparse study (VGG19,
 width 0.3125, rp at density 0.05, seed 0, its recipe, on Fashion-MNIST) both ways and prints the wall seconds
@@ -84,30 +85,45 @@ def kept_flops(model: torch.nn.Module, masks: dict[str, torch.Tensor], x: torch.
     return 3 * sum(2 * int(masks[n].sum()) * pixels[n] for n in masks if n in pixels)
 
 
-def steps_per_second(shape: Shape, mode: str, batch: int, warm: int = 2) -> tuple[float, int, int, float]:
-    """(images/s, channel-sparse layers, prunable layers, kept GFLOP per image) of the train stage's step."""
-    model, masks = cell_network(shape)
+def step_rates(shape: Shape, batch: int, warm: int = 2) -> tuple[dict[str, float], int, int, float]:
+    """({mode: images/s}, channel-sparse layers, prunable layers, kept GFLOP per image) of the train stage's step,
+    `off` and `auto` each from the same initial network; their rounds alternate, and each mode's rate is its median
+    round's, so that a slower spell of the machine falls on both."""
     info = dataset_record(shape.dataset)
-    recipe = Recipe(epochs=1, batch_size=batch, lr=0.05, lr_step_epochs=1, lr_gamma=1.0, momentum=0.9,
-                    weight_decay=5e-4, eval_batch_size=batch, channel_sparse=mode)
-    run = prepare(model, masks, recipe, torch.device("cpu"), SINGLE)
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(batch, info.channels, info.image_size, info.image_size, generator=generator)
     x = x.contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, info.classes, (batch,), generator=generator)
-    flops = kept_flops(model, masks, x)
-    model.train()
-    for step in range(warm + shape.steps):
-        if step == warm:
-            began = time.perf_counter()
-        loss = F.cross_entropy(run.forward(x), y)
-        run.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        run.optimizer.step()
-        apply_masks_(model, run.masks)
-    seconds = time.perf_counter() - began
-    sparse = sum(1 for m in model.modules() if "forward" in m.__dict__)
-    return shape.steps * batch / seconds, sparse, len(masks), flops / 1e9
+    runs = {}
+    for mode in ("off", "auto"):
+        model, masks = cell_network(shape)
+        recipe = Recipe(epochs=1, batch_size=batch, lr=0.05, lr_step_epochs=1, lr_gamma=1.0, momentum=0.9,
+                        weight_decay=5e-4, eval_batch_size=batch, channel_sparse=mode)
+        runs[mode] = prepare(model, masks, recipe, torch.device("cpu"), SINGLE)
+        runs[mode].model.train()
+    flops = kept_flops(runs["off"].model, masks, x)
+    runs["off"].model.train()
+
+    def steps(mode: str, count: int) -> float:
+        run = runs[mode]
+        began = time.perf_counter()
+        for _ in range(count):
+            loss = F.cross_entropy(run.forward(x), y)
+            run.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            run.optimizer.step()
+            apply_masks_(run.model, run.masks)
+        return count * batch / (time.perf_counter() - began)
+
+    for mode in runs:
+        steps(mode, warm)
+    rounds = 5 if shape.steps >= 10 else 3
+    rates: dict[str, list[float]] = {mode: [] for mode in runs}
+    for _ in range(rounds):
+        for mode in runs:
+            rates[mode].append(steps(mode, max(1, shape.steps // (rounds - 1))))
+    sparse = sum(1 for m in runs["auto"].model.modules() if "forward" in m.__dict__)
+    return {mode: sorted(r)[len(r) // 2] for mode, r in rates.items()}, sparse, len(masks), flops / 1e9
 
 
 def layer_seconds(channels: int, size: int, degree: int, batch: int, channel_sparse_layer: bool) -> float:
@@ -115,7 +131,7 @@ def layer_seconds(channels: int, size: int, degree: int, batch: int, channel_spa
     `degree` random inputs: masked dense, or channel-sparse; seconds per call, best of 5."""
     from torch import nn
 
-    from n2n.channel_sparse import ChannelSparseForward, channel_index
+    from n2n.channel_sparse import channel_index, make_layer_channel_sparse
 
     generator = torch.Generator().manual_seed(0)
     conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False).to(memory_format=torch.channels_last)
@@ -126,7 +142,7 @@ def layer_seconds(channels: int, size: int, degree: int, batch: int, channel_spa
     if channel_sparse_layer:
         index = channel_index(mask, max_share=1.0)
         assert not isinstance(index, str), index
-        conv.forward = ChannelSparseForward(conv, index)
+        make_layer_channel_sparse(conv, index, mask)
     kept = mask.to(torch.float32)
     x = torch.randn(batch, channels, size, size, generator=generator).contiguous(memory_format=torch.channels_last)
     x.requires_grad_()
@@ -175,8 +191,8 @@ def main() -> None:
              "| channel-sparse img/s | ratio | kept GFLOP/s (share of matmul) |", "|---|---|---|---|---|---|---|---|---|---|"]
     shapes = [s for s in SHAPES if s.dataset == "fashion_mnist_16"] if args.quick else SHAPES
     for shape in shapes:
-        dense, _, _, _ = steps_per_second(shape, "off", args.batch)
-        sparse, layers, total, gflop = steps_per_second(shape, "auto", args.batch)
+        rates, layers, total, gflop = step_rates(shape, args.batch)
+        dense, sparse = rates["off"], rates["auto"]
         achieved = sparse * gflop
         info = dataset_record(shape.dataset)
         lines.append(f"| {shape.model} | {info.channels}x{info.image_size}x{info.image_size} | {shape.width} | "

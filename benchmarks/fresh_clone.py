@@ -7,7 +7,8 @@ Clones the checkout's commit into an empty folder beside it, runs `make demo` (t
 summary line and the machine's fp32 matmul rate measured before. `--without-slurm` hides SLURM's
 daemons from `make test` (its live tests then skip), as on a machine without a cluster;
 `--without-system-data` hides Debian's data sets from it (N2N_SYSTEM_DATA=off), as on a new machine;
-`--test-runs N` runs `make test` N times in a row (a flake shows as one failed run). The clone,
+`--test-runs N` runs `make test` N times in a row (a flake shows as one failed run); `--commit REV` times
+another commit than the checkout's (a baseline, timed on the same machine in the same session). The clone,
 with its 6 GB venv, is deleted afterwards, whatever happened. docs/tests.md publishes `--out`'s table.
 """
 
@@ -59,11 +60,15 @@ def main() -> None:
     parser.add_argument("--without-system-data", action="store_true",
                         help="hide system-wide data sets (Debian's Fashion-MNIST) from make test")
     parser.add_argument("--test-runs", type=int, default=1, help="make test this many times in a row")
+    parser.add_argument("--commit", help="clone this commit instead of the checkout's (e.g. a baseline to compare)")
     parser.add_argument("--out", type=Path, help="also write the table here")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
     rates = (matmul_rate(1024, 1, 2.0), matmul_rate(1024, cores, 2.0))
     head = commit(ROOT)
+    if args.commit is not None:
+        head = subprocess.run(["git", "rev-parse", "--short", args.commit], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
     folder = Path(tempfile.mkdtemp(prefix="n2n-fresh-clone-", dir=ROOT.parent))
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     rows = []

@@ -113,11 +113,12 @@ void cs_grad_input(const float *gout, const float *wc, const long *ptr, const lo
     }
 }
 
-/* out[c, r] = in[r, c] for an in of rows x cols: (N, H*W*C) <-> (H*W*C, N), around every layer call, so it runs
- * near a copy's speed: blocks of 8 x 8 floats transposed in registers (three rounds of two-vector shuffles, which
+/* out[c, r] = in[r, c] for an in of rows x cols: (N, H*W*C) <-> (H*W*C, N), four times per layer call, so in
+ * blocks of 8 x 8 floats transposed in registers (three rounds of two-vector shuffles, which
  * x86 compiles to unpck, shufps and vperm2f128), 8 rows of in read and 8 rows of out written 8 floats at a time.
- * Edges that are not whole blocks, and compilers without __builtin_shufflevector, take the scalar loop. */
-#if defined(__has_builtin)
+ * Edges that are not whole blocks, and compilers without __builtin_shufflevector (or -DN2N_SCALAR_TRANSPOSE, as
+ * the tests build it), take the scalar loop. */
+#if defined(__has_builtin) && !defined(N2N_SCALAR_TRANSPOSE)
 #if __has_builtin(__builtin_shufflevector)
 #define HAVE_SHUFFLE 1
 #endif

@@ -55,7 +55,6 @@ class ChannelIndex:
     valid: torch.Tensor  # (O, D) bool
     by_input: torch.Tensor  # (C + 1,) int64
     rows: torch.Tensor  # (kept pairs,) int64
-    in_channels: int
     kernel_size: int
 
     @property
@@ -92,7 +91,7 @@ def channel_index(mask: torch.Tensor, max_share: float = MAX_IN_DEGREE_SHARE) ->
     by_channel = torch.sort(channel_of_row, stable=True)
     counts = torch.bincount(channel_of_row, minlength=in_channels)
     by_input = torch.cat([torch.zeros(1, dtype=torch.int64), counts.cumsum(0)])
-    return ChannelIndex(inputs, valid.contiguous(), by_input, rows[by_channel.indices].contiguous(), in_channels, k)
+    return ChannelIndex(inputs, valid.contiguous(), by_input, rows[by_channel.indices].contiguous(), k)
 
 
 # --- the compiled kernels
@@ -288,11 +287,16 @@ def make_channel_sparse(model: nn.Module, masks: dict[str, torch.Tensor], mode: 
     if not chosen or load_library() is None:
         return []
     for module, index, mask in chosen.values():
-        # each (out, in) kernel's K*K taps side by side, not C floats apart as in channels-last: the kernels read
-        # O*D of them per call
-        module.weight.data = module.weight.data.contiguous()
-        module.forward = ChannelSparseForward(module, index, mask)
+        make_layer_channel_sparse(module, index, mask)
     return list(chosen)
+
+
+def make_layer_channel_sparse(conv: nn.Conv2d, index: ChannelIndex, mask: torch.Tensor) -> None:
+    """Give one conv the channel-sparse forward for `index`, built from its `mask`."""
+    # each (out, in) kernel's K*K taps side by side, not C floats apart as in channels-last: the gather reads O*D
+    # kernels per call
+    conv.weight.data = conv.weight.data.contiguous()
+    conv.forward = ChannelSparseForward(conv, index, mask)
 
 
 def is_channel_sparse(conv: nn.Module) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -191,6 +192,28 @@ def test_in_bf16_a_channel_sparse_layer_computes_the_masked_convolution_and_no_p
     assert torch.count_nonzero(conv.weight.grad * kept) > 0
 
 
+@pytest.mark.skipif(shutil.which(os.environ.get("CC") or "cc") is None, reason="no C compiler")
+@pytest.mark.parametrize("build", ["register blocks", "scalar loop"])
+def test_the_transpose_equals_torchs_for_whole_blocks_edges_and_both_directions(build, tmp_path):
+    """The kernels' transpose (N, H*W*C) <-> (H*W*C, N), built as the layers use it (8 x 8 register blocks) and as
+    a compiler without __builtin_shufflevector builds it (the scalar loop), against torch's own transpose."""
+    import ctypes
+
+    flags = ["-DN2N_SCALAR_TRANSPOSE"] if build == "scalar loop" else []
+    built = tmp_path / "kernels.so"
+    subprocess.run([os.environ.get("CC") or "cc", *channel_sparse.FLAGS, *flags, str(channel_sparse.SOURCE), "-o",
+                    str(built)], check=True)
+    library = ctypes.CDLL(str(built))
+    library.cs_transpose.restype = None
+    library.cs_transpose.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long, ctypes.c_long, ctypes.c_int]
+    generator = torch.Generator().manual_seed(0)
+    for rows, cols in ((128, 5120), (5120, 128), (70, 40), (1, 9), (9, 1), (24, 17), (17, 24), (8, 8)):
+        a = torch.randn(rows, cols, generator=generator)
+        out = torch.full((cols, rows), float("nan"))
+        library.cs_transpose(a.data_ptr(), out.data_ptr(), rows, cols, 1)
+        assert torch.equal(out, a.t()), (rows, cols)
+
+
 def train_one_epoch(method: str, mode: str, perturbation_seed: int | None = None):
     """One epoch of the train stage on the digits (12 steps, the demo's recipe), from the cell's weights, or from
     them times (1 + 1e-6 x noise): a change the size of float32 rounding."""
@@ -223,17 +246,16 @@ def test_one_epoch_on_the_demo_data_departs_from_masked_dense_no_more_than_round
     this training is chaotic: at 5 % density BatchNorm divides by tiny batch deviations, and a change of 1e-6 of
     every initial weight moves the weights after 12 steps by 10-30 % of their norm (measured, and measured here
     again). So the tolerance is the training's own sensitivity, measured in the test: the channel-sparse run may
-    depart from the masked dense one by at most three times as much as either of two 1e-6 perturbations of the
-    masked dense run does, and its test accuracy by at most their spread and two images. (The layer tests above
-    hold each kernel to float32 rounding; this one checks that training through them is training.)"""
+    depart from the masked dense one by at most three times as much as a 1e-6 perturbation of the masked dense
+    run does (measured: 0.64 times; three perturbations moved it by 0.11-0.13 of its norm), and its test accuracy
+    by at most the perturbation's change and two images. (The layer tests above hold each kernel to float32
+    rounding; this one checks that training through them is training.)"""
     off, off_accuracy, off_layers = train_one_epoch(method, "off")
     auto, auto_accuracy, auto_layers = train_one_epoch(method, "auto")
     assert off_layers == [] and auto_layers
-    sensitivity, spread = 0.0, 0.0
-    for seed in (1, 2):
-        perturbed, accuracy, _ = train_one_epoch(method, "off", seed)
-        sensitivity = max(sensitivity, ((perturbed - off).norm() / off.norm()).item())
-        spread = max(spread, abs(accuracy - off_accuracy))
+    perturbed, accuracy, _ = train_one_epoch(method, "off", perturbation_seed=1)
+    sensitivity = ((perturbed - off).norm() / off.norm()).item()
+    spread = abs(accuracy - off_accuracy)
     departure = ((auto - off).norm() / off.norm()).item()
     assert sensitivity > 0
     assert departure <= 3 * sensitivity, f"departure {departure:.3g}, rounding's {sensitivity:.3g}"
