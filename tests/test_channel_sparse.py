@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -192,20 +191,22 @@ def test_in_bf16_a_channel_sparse_layer_computes_the_masked_convolution_and_no_p
     assert torch.count_nonzero(conv.weight.grad * kept) > 0
 
 
-@pytest.mark.skipif(shutil.which(os.environ.get("CC") or "cc") is None, reason="no C compiler")
+@needs_compiler
 @pytest.mark.parametrize("build", ["register blocks", "scalar loop"])
 def test_the_transpose_equals_torchs_for_whole_blocks_edges_and_both_directions(build, tmp_path):
     """The kernels' transpose (N, H*W*C) <-> (H*W*C, N), built as the layers use it (8 x 8 register blocks) and as
     a compiler without __builtin_shufflevector builds it (the scalar loop), against torch's own transpose."""
     import ctypes
 
-    flags = ["-DN2N_SCALAR_TRANSPOSE"] if build == "scalar loop" else []
-    built = tmp_path / "kernels.so"
-    subprocess.run([os.environ.get("CC") or "cc", *channel_sparse.FLAGS, *flags, str(channel_sparse.SOURCE), "-o",
-                    str(built)], check=True)
-    library = ctypes.CDLL(str(built))
-    library.cs_transpose.restype = None
-    library.cs_transpose.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long, ctypes.c_long, ctypes.c_int]
+    library = channel_sparse.load_library()
+    if build == "scalar loop":
+        built = tmp_path / "kernels.so"
+        subprocess.run([os.environ.get("CC") or "cc", *channel_sparse.FLAGS, "-DN2N_SCALAR_TRANSPOSE",
+                        str(channel_sparse.SOURCE), "-o", str(built)], check=True)
+        library = ctypes.CDLL(str(built))
+        library.cs_transpose.restype = None
+        library.cs_transpose.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long, ctypes.c_long,
+                                         ctypes.c_int]
     generator = torch.Generator().manual_seed(0)
     for rows, cols in ((128, 5120), (5120, 128), (70, 40), (1, 9), (9, 1), (24, 17), (17, 24), (8, 8)):
         a = torch.randn(rows, cols, generator=generator)

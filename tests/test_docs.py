@@ -171,6 +171,7 @@ def planned(targets: str, configs: str, installed: bool, data_root: Path) -> dic
     command = [str(ROOT / ".venv" / "bin" / "snakemake"), "-n", "--forceall", *targets.split()]
     if configs:
         command += ["--configfile", *configs.split()]
+    command += ["--quiet", "rules"]  # the job stats table without a paragraph per job
     system = "off"
     if installed:  # the files where Debian's package puts them, under another root
         system = str(data_root)
