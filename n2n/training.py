@@ -34,6 +34,7 @@ from n2n.stop import StopRequested
 log = logging.getLogger(__name__)
 
 KILL_AFTER_EPOCH_ENV = "N2N_KILL_AFTER_EPOCH"  # tests: SIGKILL the job after this epoch's checkpoint
+MIN_EPOCH_SECONDS_ENV = "N2N_MIN_EPOCH_SECONDS"  # tests: every epoch lasts at least this long, whatever the load
 BN_STATISTICS_ORDER = 7_000_003  # the seed of reestimate_batchnorm's image order, apart from every training's
 LAYOUT = torch.channels_last  # NHWC: faster convolutions, on the CPU too
 
@@ -115,6 +116,8 @@ def train(model: nn.Module, masks: dict[str, torch.Tensor], data: Any, recipe: R
     for epoch in range(run.start_epoch, recipe.epochs):
         began = time.perf_counter()
         train_loss, train_accuracy = one_epoch(run, data, epoch, seed)
+        if os.environ.get(MIN_EPOCH_SECONDS_ENV):  # the SLURM time-limit test's training lasts as long anywhere
+            time.sleep(max(0.0, float(os.environ[MIN_EPOCH_SECONDS_ENV]) - (time.perf_counter() - began)))
         check_finite(train_loss, epoch, name, checkpoint)
         test_loss = test_accuracy = float("nan")  # an epoch without a test: a gap in the convergence curve
         if recipe.tests_after(epoch + 1):

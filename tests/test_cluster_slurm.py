@@ -12,8 +12,6 @@ uninterrupted run. Every wait is bounded; the daemons are stopped at the end.
 
 from __future__ import annotations
 
-import copy
-import math
 import os
 import re
 import shutil
@@ -27,8 +25,9 @@ import pytest
 import torch
 import yaml
 
-from conftest import ROOT, SNAKEMAKE, run_snakemake, tiny_config
+from conftest import ROOT, SNAKEMAKE, tiny_config
 from n2n.outputs import FIGURES
+from n2n.training import MIN_EPOCH_SECONDS_ENV
 
 pytestmark = [
     pytest.mark.slow,
@@ -37,9 +36,11 @@ pytestmark = [
 ]
 SETUP = ROOT / "tests" / "slurm" / "local_slurm.sh"
 EPOCHS = 12  # long enough to cancel a training after its first epoch, and for trainings to overlap
-TRAINING_SECONDS = 170  # outlasts the latest SLURM warning (80 s into an allocation) at twice the pace: the pace is
-# measured while the suite's other worker may be busy, and the job may then train alone (measured: 2.0 s per epoch
-# in a job calibrated at 4.1 s)
+# the time-limit test's training: 40 epochs of at least 3 s each (n2n.training.MIN_EPOCH_SECONDS_ENV), 2 minutes
+# whatever the machine's pace and load, past the latest SLURM warning (80 s into an allocation). A training sized
+# at a pace measured just before ran 2x faster than measured once (calibrated while the suite's other worker was
+# busy, trained alone) and ended before the warning.
+EPOCH_SECONDS, LONG_EPOCHS = 3, 40
 STALLED_SECONDS = 420  # two allocations, the resubmissions between them and the start: longer is a hang
 
 
@@ -168,31 +169,17 @@ def test_demo_grid_through_the_slurm_profile(cluster, tmp_path, demo_config):
     assert_same_training(tmp_path / "fresh", cancelled_cell)
 
 
-def training_pace(config: dict, tmp_path: Path) -> float:
-    """Seconds per epoch of the test's training on this machine now (its faster epoch after the first): a local
-    prune, then 3 epochs."""
-    folder = tmp_path / "pace"
-    folder.mkdir()
-    config = copy.deepcopy(config)
-    config["results_dir"] = str(folder / "results")
-    config["training"]["epochs"] = 3
-    mask = folder / "results" / "vgg19" / "digits" / "dense" / "1.0" / "seed0" / "prune_mask.npz"
-    run_snakemake([str(mask)], config, folder)
-    assert uninterrupted(mask, folder / "config.yaml", folder / "train").wait(timeout=300) == 0
-    return float(pd.read_parquet(folder / "train" / "m.parquet")["seconds"].iloc[1:].min())
-
-
 def test_a_training_longer_than_its_allocation_finishes_through_its_retries(cluster, tmp_path, demo_config):
     """Each allocation is 2 minutes (train + evaluate, the profile's group) and SLURM warns 40 s before
     its end, or up to 60 s earlier (its timers' resolution): 20-80 s into the job, after its processes
-    are up. The training is sized at this machine's pace, measured just before, to outlast the latest
-    warning, so that it needs two allocations or more on a fast machine and no more than a few on a
-    slow one. It checkpoints, exits 75 and the next allocation resumes, until it is done; the test
-    waits as long as epochs keep coming."""
+    are up. Each epoch lasts at least 3 s, 40 of them, so the training outlasts the latest warning on any
+    machine and needs two allocations or more (a slow machine's epochs take longer, and more of them).
+    It checkpoints, exits 75 and the next allocation resumes, until it is done; the test waits as long
+    as epochs keep coming."""
     results = tmp_path / "results"
     config = tiny_config(demo_config, results, seeds=[0], epochs=1, methods=["dense", "rp"])
     config["width"] = 0.25
-    config["training"]["epochs"] = max(20, math.ceil(TRAINING_SECONDS / training_pace(config, tmp_path)))
+    config["training"]["epochs"] = LONG_EPOCHS
     config["resources"]["train"].update(runtime=1, retries=15)  # 20-80 s of epochs per allocation
     config["resources"]["evaluate"].update(runtime=1)
     config_path = tmp_path / "config.yaml"
@@ -200,8 +187,9 @@ def test_a_training_longer_than_its_allocation_finishes_through_its_retries(clus
     cell = results / "vgg19" / "digits" / "dense" / "1.0" / "seed0"
     cmd = [SNAKEMAKE, *PROFILE, "--configfile", str(config_path), "--jobs", "2",
            "--default-resources", "slurm_extra='--signal=USR1@40'", "--", str(cell / "acc.json")]
+    env = {**os.environ, MIN_EPOCH_SECONDS_ENV: str(EPOCH_SECONDS)}  # sbatch passes it to the jobs
     with open(tmp_path / "snakemake.log", "w") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     reference = None
     try:
         deadline = time.time() + 300
