@@ -4,10 +4,10 @@ convolution times a mask.
 
 The paper's RP (n2n.pruners.channel) and its N2NSkip skips have such masks. The model keeps its dense weight
 tensors, so checkpoints, the adjacency and heat stages, the health checks and resuming read them unchanged:
-only the forward computation changes. The kernels read the kept kernels from the dense weight in place (padding
-slots of the short rows multiplied by zero, so they neither compute nor learn) and write their gradients into a
-dense gradient that is zero elsewhere, so the optimiser, weight decay and the masks' re-application stay as they
-are.
+only the forward computation changes. Each forward gathers the kept kernels from the dense weight (padding
+slots of the short rows multiplied by zero, so they neither compute nor learn), and the backward writes their
+gradients into a dense gradient that is zero elsewhere, so the optimiser and weight decay stay as they are; a
+pruned weight gets no gradient, so it stays zero without its mask's re-application (n2n.training.prepare).
 
 The kernels (channel_sparse.c) are plain C, built once per machine with the host's compiler
 (`load_library`); without a compiler, or on another device or dtype, a layer computes as a masked dense

@@ -148,7 +148,7 @@ def prepare(model: nn.Module, masks: dict[str, torch.Tensor], recipe: Recipe, de
     apply_masks_(model, fmasks)
     # a channel-sparse layer's pruned weights get an exactly zero gradient on every path (ChannelSparseForward), so
     # SGD, momentum and weight decay included, leaves them at exactly zero: only the other masks are re-applied
-    fmasks = {name: mask for name, mask in fmasks.items() if name not in sparse_layers}
+    reapplied = {name: mask for name, mask in fmasks.items() if name not in sparse_layers}
     optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                                 weight_decay=recipe.weight_decay)
     forward: nn.Module = model
@@ -160,7 +160,7 @@ def prepare(model: nn.Module, masks: dict[str, torch.Tensor], recipe: Recipe, de
         inductor = recipe.compile_backend == "inductor"
         forward = torch.compile(forward, backend=recipe.compile_backend,
                                 mode="max-autotune-no-cudagraphs" if inductor else None)
-    return Run(model, fmasks, optimizer, forward, recipe, device, ranks, metrics=[])
+    return Run(model, reapplied, optimizer, forward, recipe, device, ranks, metrics=[])
 
 
 def resume(run: Run, checkpoint: Path | None, identity: dict[str, Any]) -> None:
